@@ -1,0 +1,192 @@
+// The mailbox driver every J7 core runs, as TI's IPC document describes it:
+// - receive: the ISR of each (cluster, user) line drains every FIFO with a new message, then clears
+//   the NewMsg status (a message that arrives meanwhile re-fires the level interrupt);
+// - send: if the FIFO has room the message is written; if it is full the message waits in a software
+//   queue, the NotFull event is enabled, and the queue is drained from that interrupt.
+// A sender that owns no user on the receiver's cluster gets its NotFull event through the
+// emulator's doorbell (shared/mailbox-txwait.ts); see the README.
+
+import { type MailboxBank, newMsgBit, notFullBit, MAILBOX_FIFOS } from '../../shared/mailbox.js';
+import type { MailboxTxWait } from '../../shared/mailbox-txwait.js';
+import type { MailboxQueue } from '../../shared/j721e.js';
+import type { CoreRuntime } from '../runtime.js';
+
+/** Interrupt line on which a core hears the NotFull doorbell. */
+export const MAILBOX_TXREADY_LINE = 31;
+
+/** How one core is wired to the mailboxes. */
+export interface MailboxWiring {
+  /** The (cluster, user) interrupt outputs this core owns and the line each one raises. */
+  rxLines: readonly { cluster: number; user: number; line: number }[];
+  /** rxQueue[sender]: where this core reads messages from `sender`. */
+  rxQueue: readonly (MailboxQueue | undefined)[];
+  /** txQueue[remote]: where this core writes messages for `remote` (= the remote's rxQueue[self]). */
+  txQueue: readonly (MailboxQueue | undefined)[];
+}
+
+/** A growable FIFO of u32 values with no per-push allocation once grown. */
+class U32Queue {
+  private buf = new Uint32Array(8);
+  private head = 0;
+  length = 0;
+
+  push(v: number): void {
+    if (this.length === this.buf.length) {
+      const next = new Uint32Array(this.buf.length * 2);
+      for (let i = 0; i < this.length; i++) next[i] = this.buf[(this.head + i) % this.buf.length]!;
+      this.buf = next;
+      this.head = 0;
+    }
+    this.buf[(this.head + this.length) % this.buf.length] = v;
+    this.length++;
+  }
+
+  peek(): number {
+    return this.buf[this.head]!;
+  }
+
+  shift(): void {
+    this.head = (this.head + 1) % this.buf.length;
+    this.length--;
+  }
+}
+
+export class MailboxDriver {
+  private readonly rx: ((value: number) => void)[] = [];
+  /** sender index by cluster * 16 + fifo, for the FIFOs this core reads. */
+  private readonly senderOf = new Map<number, number>();
+  /** This core's user on each cluster where it owns one. */
+  private readonly userOn = new Map<number, number>();
+  private readonly swq = new Map<number, U32Queue>();
+  private readonly doorbellWaits = new Set<number>();
+  /** Messages written to a FIFO; messages that went through the software queue; its high-water mark. */
+  readonly stats = { sent: 0, received: 0, queued: 0, maxQueued: 0 };
+
+  constructor(private readonly rt: CoreRuntime, private readonly bank: MailboxBank,
+              private readonly txwait: MailboxTxWait, private readonly wiring: MailboxWiring) {
+    wiring.rxQueue.forEach((q, sender) => {
+      if (q) this.senderOf.set(q.cluster * MAILBOX_FIFOS + q.fifo, sender);
+    });
+    for (const { cluster, user, line } of wiring.rxLines) {
+      this.userOn.set(cluster, user);
+      rt.registerIsr(line, `mailbox c${cluster}u${user}`, () => this.isr(cluster, user));
+    }
+    rt.registerIsr(MAILBOX_TXREADY_LINE, 'mailbox tx-ready', () => this.txReady());
+  }
+
+  /**
+   * Installs the handler of messages from `sender` and enables their NewMsg interrupt.
+   * Runs in ISR context.
+   */
+  onReceive(sender: number, handler: (value: number) => void): void {
+    const q = this.wiring.rxQueue[sender];
+    if (!q) throw new Error(`core ${this.rt.name}: no mailbox queue from proc ${sender} in the queue table`);
+    this.rx[sender] = handler;
+    this.bank.enable(q.cluster, q.user, newMsgBit(q.fifo));
+  }
+
+  /** Stops taking messages from `sender` (disables its NewMsg interrupt). */
+  offReceive(sender: number): void {
+    const q = this.wiring.rxQueue[sender];
+    if (!q) return;
+    this.bank.disable(q.cluster, q.user, newMsgBit(q.fifo));
+    delete this.rx[sender];
+  }
+
+  hasQueueTo(remote: number): boolean {
+    return this.wiring.txQueue[remote] !== undefined;
+  }
+
+  /** Sends a 32-bit message to `remote`. Never blocks and never loses the message. */
+  send(remote: number, value: number): void {
+    const q = this.wiring.txQueue[remote];
+    if (!q) throw new Error(`core ${this.rt.name}: no mailbox queue to proc ${remote} in the queue table`);
+    const key = q.cluster * MAILBOX_FIFOS + q.fifo;
+    const pending = this.swq.get(key);
+    if ((!pending || pending.length === 0) && !this.bank.isFull(q.cluster, q.fifo) && this.bank.send(q.cluster, q.fifo, value)) {
+      this.stats.sent++;
+      return;
+    }
+    let sq = pending;
+    if (!sq) {
+      sq = new U32Queue();
+      this.swq.set(key, sq);
+    }
+    sq.push(value);
+    this.stats.queued++;
+    if (sq.length > this.stats.maxQueued) this.stats.maxQueued = sq.length;
+    this.armNotFull(q.cluster, q.fifo);
+  }
+
+  /** Messages waiting in the software queues. */
+  get backlog(): number {
+    let n = 0;
+    for (const q of this.swq.values()) n += q.length;
+    return n;
+  }
+
+  private armNotFull(cluster: number, fifo: number): void {
+    const user = this.userOn.get(cluster);
+    if (user !== undefined) {
+      // The bank raises our line at once if the FIFO already has room.
+      this.bank.enable(cluster, user, notFullBit(fifo));
+      return;
+    }
+    this.doorbellWaits.add(cluster * MAILBOX_FIFOS + fifo);
+    this.txwait.register(cluster, fifo, this.rt.index);
+    // Room may have appeared before we registered: look again.
+    if (!this.bank.isFull(cluster, fifo)) this.rt.irq.raise(this.rt.index, MAILBOX_TXREADY_LINE);
+  }
+
+  /** Moves queued messages into the FIFO while it has room; true when the queue is empty. */
+  private drain(cluster: number, fifo: number): boolean {
+    const sq = this.swq.get(cluster * MAILBOX_FIFOS + fifo);
+    if (!sq) return true;
+    while (sq.length > 0 && !this.bank.isFull(cluster, fifo) && this.bank.send(cluster, fifo, sq.peek())) {
+      sq.shift();
+      this.stats.sent++;
+    }
+    return sq.length === 0;
+  }
+
+  private isr(cluster: number, user: number): void {
+    const status = this.bank.irqStatus(cluster, user);
+    if (status === 0) return;
+    for (let fifo = 0; fifo < MAILBOX_FIFOS; fifo++) {
+      const nm = newMsgBit(fifo);
+      if (status & nm) {
+        const sender = this.senderOf.get(cluster * MAILBOX_FIFOS + fifo);
+        const handler = sender !== undefined ? this.rx[sender] : undefined;
+        while (this.bank.pop(cluster, fifo)) {
+          this.stats.received++;
+          if (handler) handler(this.bank.lastValue);
+        }
+        this.bank.clear(cluster, user, nm);
+        const waiters = this.txwait.take(cluster, fifo);
+        if (waiters !== 0) this.ringDoorbells(waiters);
+      }
+      const nf = notFullBit(fifo);
+      if (status & nf) {
+        if (this.drain(cluster, fifo)) this.bank.disable(cluster, user, nf);
+        this.bank.clear(cluster, user, nf);
+      }
+    }
+  }
+
+  private ringDoorbells(mask: number): void {
+    while (mask !== 0) {
+      const bit = mask & -mask;
+      mask ^= bit;
+      this.rt.irq.raise(31 - Math.clz32(bit), MAILBOX_TXREADY_LINE);
+    }
+  }
+
+  private txReady(): void {
+    for (const key of [...this.doorbellWaits]) {
+      const cluster = Math.floor(key / MAILBOX_FIFOS);
+      const fifo = key % MAILBOX_FIFOS;
+      if (this.drain(cluster, fifo)) this.doorbellWaits.delete(key);
+      else this.armNotFull(cluster, fifo);
+    }
+  }
+}
