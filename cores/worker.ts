@@ -1,0 +1,193 @@
+// Entry point of a core's worker thread. It builds the core's view of the SoC (bus, devices,
+// interrupt controller, drivers), exposes a control API to the host over comlink (load firmware,
+// run, status, stop) and runs the firmware. Messages between cores never pass through here: they
+// go through shared memory.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import * as Comlink from 'comlink';
+import pino, { type Logger } from 'pino';
+import { Bus, type DeviceModel } from '../shared/bus.js';
+import { CoreControl, CoreState, CORE_STATE_NAMES } from '../shared/core-control.js';
+import { InterruptController } from '../shared/irq.js';
+import {
+  IPC_MPU1_0, J721E_MAILBOX_CLUSTERS, J721E_PROC_NAMES, J721E_RX_QUEUE, j721eMailboxRouting,
+} from '../shared/j721e.js';
+import { MailboxBank } from '../shared/mailbox.js';
+import { MailboxTxWait } from '../shared/mailbox-txwait.js';
+import { SpinlockBank } from '../shared/spinlock.js';
+import type { CoreBoot, CoreRunResult, CoreStatus } from './boot.js';
+import { createContext, pdkApi, type FirmwareContext } from './context.js';
+import { HwSpinlockDriver } from './drivers/hwspinlock.js';
+import { MailboxDriver } from './drivers/mailbox.js';
+import { nodeEndpoint } from './node-endpoint.js';
+import { LinuxRpmsgHost } from './linux/virtio-rpmsg.js';
+import { createTiRpmsgChar } from './linux/rpmsg-char.js';
+import { PdkIpc } from './rtos/pdk-ipc.js';
+import { CoreFault, CoreRuntime } from './runtime.js';
+
+type FirmwareMain = (ctx: FirmwareContext) => unknown;
+
+const boot = workerData as CoreBoot;
+const image = boot.image;
+const info = image.cores[boot.index]!;
+
+const log: Logger = pino(
+  { level: boot.logLevel, base: { core: info.name } },
+  { write: (line: string) => boot.logPort.postMessage(line) },
+);
+
+const control = new CoreControl(image.controlSab, image.controlLayout.coreControl, image.cores.length);
+const irq = new InterruptController(image.controlSab, image.controlLayout.irq, image.cores.length);
+const txwait = new MailboxTxWait(image.controlSab, image.controlLayout.txWait, J721E_MAILBOX_CLUSTERS);
+const rt = new CoreRuntime({ index: info.index, name: info.name, irq, control });
+
+const procToIndex = new Map(image.cores.map((c) => [c.procId, c.index]));
+const routing = j721eMailboxRouting(procToIndex);
+const region = (name: string) => {
+  const r = image.regions.find((x) => x.name === name);
+  if (!r) throw new Error(`core ${info.name}: the SoC has no "${name}" region`);
+  return r;
+};
+const mboxRegion = region('mailbox');
+const mailboxBank = new MailboxBank(mboxRegion.sab, mboxRegion.byteOffset, J721E_MAILBOX_CLUSTERS, (cluster, user) => {
+  const to = routing.route[cluster * 4 + user];
+  if (to) irq.raise(to.core, to.line);
+});
+const spinRegion = region('spinlock');
+const spinlockBank = new SpinlockBank(spinRegion.sab, spinRegion.byteOffset);
+
+const devices: Record<string, DeviceModel> = {
+  mailbox: {
+    read32: (off) => mailboxBank.readReg(off >>> 12, off & 0xFFF),
+    write32: (off, v) => mailboxBank.writeReg(off >>> 12, off & 0xFFF, v),
+  },
+  spinlock: {
+    read32: (off, who) => spinlockBank.readReg(off, who),
+    write32: (off, v, who) => spinlockBank.writeReg(off, v, who),
+  },
+};
+const bus = new Bus(image.regions, devices, { name: info.name, index: info.index });
+
+const mailbox = new MailboxDriver(rt, mailboxBank, txwait, {
+  rxLines: routing.rxLines[info.procId] ?? [],
+  rxQueue: J721E_RX_QUEUE[info.procId] ?? [],
+  txQueue: J721E_PROC_NAMES.map((_, remote) => J721E_RX_QUEUE[remote]?.[info.procId]),
+});
+const spinlock = new HwSpinlockDriver(spinlockBank, info.index, control);
+
+let firmware: FirmwareMain | undefined;
+let firmwarePath = '';
+let pdk: PdkIpc | undefined;
+let linuxHost: LinuxRpmsgHost | undefined;
+let running: Promise<CoreRunResult> | undefined;
+
+const errorInfo = (err: unknown): { message: string; stack?: string; where?: string } => {
+  const e = err instanceof CoreFault ? err.original : err;
+  const where = err instanceof CoreFault ? err.where : undefined;
+  if (e instanceof Error) return { message: e.message, stack: e.stack, where };
+  return { message: String(e), where };
+};
+
+process.on('uncaughtException', (err) => rt.raiseFault(err, 'a callback outside any task'));
+process.on('unhandledRejection', (err) => rt.raiseFault(err, 'an unhandled promise rejection'));
+
+control.setState(info.index, CoreState.Booting);
+
+const api = {
+  /** Imports the firmware module; fails with the module's own error (file and line) if it does not load. */
+  async load(path: string): Promise<void> {
+    firmwarePath = path;
+    let mod: { default?: unknown };
+    try {
+      mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    } catch (err) {
+      const e = err as Error;
+      throw new Error(`core ${info.name}: firmware ${path} does not load: ${e.stack ?? e.message}`);
+    }
+    if (typeof mod.default !== 'function') {
+      throw new Error(`core ${info.name}: firmware ${path} must export a default function main(ctx); found ${typeof mod.default}`);
+    }
+    firmware = mod.default as FirmwareMain;
+  },
+
+  /** Powers the core on and runs main(ctx); resolves when main returns or the core faults. */
+  run(args: Record<string, string>): Promise<CoreRunResult> {
+    if (!firmware) return Promise.reject(new Error(`core ${info.name}: no firmware loaded`));
+    if (running) return running;
+    const main = firmware;
+    running = new Promise<CoreRunResult>((resolve) => {
+      const faulted = (f: CoreFault) => resolve({ name: info.name, state: 'faulted', error: errorInfo(f) });
+      rt.onFault(faulted);
+      rt.start();
+      void rt.spawn('main', async () => {
+        if (boot.bootDelayMs > 0) await rt.sleep(boot.bootDelayMs);
+        const ctx = buildContext(args);
+        const result = await main(ctx);
+        if (!rt.fault) {
+          control.setState(info.index, CoreState.Finished);
+          resolve({ name: info.name, state: 'finished', result: toCloneable(result) });
+        }
+      });
+    });
+    return running;
+  },
+
+  status(): CoreStatus {
+    return {
+      name: info.name,
+      state: CORE_STATE_NAMES[control.state(info.index)],
+      tasks: rt.taskList(),
+      waits: rt.waits(),
+      stats: {
+        isrs: control.isrCount(info.index),
+        spuriousIrqs: rt.spurious,
+        mailbox: { ...mailbox.stats, backlog: mailbox.backlog },
+        ...(pdk ? { rpmsg: { ...pdk.stats } } : {}),
+        ...(linuxHost ? { rpmsg: Object.fromEntries(image.cores.map((c) => [c.name, linuxHost!.remoteStats(c.procId)]).filter(([, v]) => v)) } : {}),
+      },
+      error: rt.fault ? errorInfo(rt.fault) : undefined,
+    };
+  },
+
+  stop(): void {
+    rt.stop();
+  },
+};
+
+function buildContext(args: Record<string, string>): FirmwareContext {
+  const parts = {
+    rt, info, cores: image.cores, platform: image.platform, profile: image.profile,
+    log, args, bus, spinlock, mailbox,
+  };
+  if (info.os === 'rtos') {
+    pdk = new PdkIpc({
+      rt, bus, mailbox, log, selfProcId: info.procId, procNames: J721E_PROC_NAMES, rscTableAddr: image.rscTables[info.name],
+    });
+    return createContext({ ...parts, ipc: pdkApi(pdk) });
+  }
+  if (info.os === 'linux') {
+    const remotes = image.cores
+      .filter((c) => c.os === 'rtos' && image.rscTables[c.name] !== undefined && image.dmaRegions[c.name] !== undefined)
+      .map((c) => ({ procId: c.procId, name: c.name, rscTableAddr: image.rscTables[c.name]!, dmaBase: image.dmaRegions[c.name]! }));
+    linuxHost = new LinuxRpmsgHost({ rt, bus, mailbox, log, selfProcId: IPC_MPU1_0, remotes });
+    linuxHost.probe();
+    return createContext({ ...parts, rpmsgChar: createTiRpmsgChar(linuxHost, rt, log, image.platform) });
+  }
+  return createContext(parts);
+}
+
+/** main()'s result travels to the host by structured clone; anything else becomes a description. */
+function toCloneable(v: unknown): unknown {
+  try {
+    structuredClone(v);
+    return v;
+  } catch {
+    return String(v);
+  }
+}
+
+export type CoreApi = typeof api;
+
+Comlink.expose(api, nodeEndpoint(parentPort!));
+log.debug({ firmware: firmwarePath }, 'core worker up');

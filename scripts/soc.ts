@@ -1,0 +1,107 @@
+// `npm run soc -- --profile j7 [options]`: boot a SoC, run its firmware to completion, report.
+
+import { parseArgs } from 'node:util';
+import { BUILTIN_PROFILES, ProfileError, findProfile } from '../soc/profile.js';
+import { createLogSink, LOG_LEVELS } from '../soc/log.js';
+import { buildReport, formatReport } from '../soc/report.js';
+import { Soc } from '../soc/soc.js';
+
+const HELP = `hetsoc: run a heterogeneous SoC's cores as threads and their IPC in shared memory
+
+Usage: npm run soc -- --profile NAME [options]
+
+Options:
+  --profile NAME         SoC profile to boot (default: j7). Built-in: ${Object.keys(BUILTIN_PROFILES).join(', ')}
+  --firmware CORE=PATH   run PATH (.ts or .js, default export async main(ctx)) on CORE instead of the
+                         profile's firmware; repeatable. PATH is relative to the current directory.
+  --messages N           pings per core pair for the default echo firmware (default 100)
+  --arg KEY=VALUE        extra argument for every core's firmware (ctx.args.KEY); repeatable
+  --timeout MS           watchdog: a core whose main() has not returned by then is reported
+                         with what it waits on (default 60000)
+  --json                 print one JSON document on stdout instead of the table (logs go to stderr)
+  --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default warn); -v is --log-level info
+  -v, --verbose          same as --log-level info
+  -h, --help             this text
+
+Exit status: 0 when every core finished and every ping got its pong; 1 when the run failed
+(a core faulted or got stuck, a message was lost); 2 for a usage error.
+
+Profiles:
+${Object.values(BUILTIN_PROFILES).map((p) => `  ${p.name.padEnd(10)} ${p.description}\n  ${''.padEnd(10)} cores: ${p.cores.map((c) => c.name).join(', ')}`).join('\n')}
+`;
+
+class UsageError extends Error {}
+
+function keyValues(list: string[] | undefined, option: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const i = item.indexOf('=');
+    if (i <= 0 || i === item.length - 1) throw new UsageError(`${option} ${item}: expected KEY=VALUE`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+function positiveInt(v: string | undefined, option: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${option} ${v}: expected a positive integer`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        profile: { type: 'string' },
+        firmware: { type: 'string', multiple: true },
+        messages: { type: 'string' },
+        arg: { type: 'string', multiple: true },
+        timeout: { type: 'string' },
+        json: { type: 'boolean' },
+        'log-level': { type: 'string' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''));
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const profile = findProfile(values.profile ?? 'j7');
+  const firmware = keyValues(values.firmware, '--firmware');
+  const args = { ...keyValues(values.arg, '--arg'), messages: String(positiveInt(values.messages, '--messages', 100)) };
+  const timeoutMs = positiveInt(values.timeout, '--timeout', 60_000);
+  const level = values['log-level'] ?? (values.verbose ? 'info' : 'warn');
+  if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level ${level}: use one of ${LOG_LEVELS.join(', ')}`);
+  const sink = createLogSink(level);
+
+  const t0 = performance.now();
+  const soc = await Soc.create(profile, { firmware, sink });
+  let report;
+  try {
+    sink.root.info({ profile: profile.name, cores: profile.cores.length }, 'SoC booted');
+    const outcomes = await soc.run(args, timeoutMs);
+    report = buildReport(profile.name, outcomes, performance.now() - t0);
+  } finally {
+    await soc.shutdown();
+  }
+  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report) + '\n');
+  return report.ok ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    const usage = err instanceof UsageError || err instanceof ProfileError;
+    process.stderr.write(`hetsoc: ${err.message}\n${usage ? 'Run with --help for usage.\n' : ''}`);
+    process.exit(usage ? 2 : 1);
+  },
+);

@@ -1,0 +1,56 @@
+// Resolves a core's firmware script and makes it loadable by a worker: JavaScript is imported as
+// it is; TypeScript (.ts/.mts/.cts) is compiled on the host with esbuild into one ES module (with
+// an inline source map, so faults point at the user's .ts lines). No manual build step.
+
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, extname, join, resolve } from 'node:path';
+import { build, type Message } from 'esbuild';
+
+export class FirmwareError extends Error {
+  override name = 'FirmwareError';
+}
+
+const TS_EXT = new Set(['.ts', '.mts', '.cts']);
+const JS_EXT = new Set(['.js', '.mjs', '.cjs']);
+let counter = 0;
+
+export interface FirmwareBuild {
+  /** What the worker imports. */
+  path: string;
+  /** The user's file. */
+  source: string;
+  cleanup(): void;
+}
+
+function formatEsbuild(m: Message): string {
+  const loc = m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1}: ` : '';
+  return `${loc}${m.text}`;
+}
+
+/** @param path as given; @param base directory a relative path is taken from */
+export async function prepareFirmware(core: string, path: string, base: string): Promise<FirmwareBuild> {
+  const source = resolve(base, path);
+  if (!existsSync(source) || !statSync(source).isFile()) {
+    throw new FirmwareError(`core ${core}: firmware file not found: ${source}`);
+  }
+  const ext = extname(source);
+  if (JS_EXT.has(ext)) return { path: source, source, cleanup: () => {} };
+  if (!TS_EXT.has(ext)) {
+    throw new FirmwareError(`core ${core}: firmware ${source}: unsupported file type "${ext}" (expected .ts, .mts, .cts, .js, .mjs or .cjs)`);
+  }
+  const dir = join(tmpdir(), 'hetsoc-firmware');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `${basename(source, ext)}-${process.pid}-${++counter}.mjs`);
+  try {
+    await build({
+      entryPoints: [source], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20',
+      sourcemap: 'inline', logLevel: 'silent', packages: 'bundle',
+    });
+  } catch (err) {
+    const errors = (err as { errors?: Message[] }).errors;
+    const detail = errors?.length ? errors.map(formatEsbuild).join('\n') : (err as Error).message;
+    throw new FirmwareError(`core ${core}: firmware ${source} does not compile:\n${detail}`);
+  }
+  return { path: out, source, cleanup: () => rmSync(out, { force: true }) };
+}

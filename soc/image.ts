@@ -1,0 +1,66 @@
+// Builds a SoC instance's shared memory from a profile: the physical memory map (J721E mailbox
+// clusters, spinlock bank, the RTOS vring region, each remote core's Linux DMA region and the
+// resource table linked into its image), zeroed at power-on, and the emulator's control block.
+
+import type { CoreInfo, SocImage } from '../cores/boot.js';
+import { CoreControl } from '../shared/core-control.js';
+import { InterruptController } from '../shared/irq.js';
+import {
+  IPC_VRING_BUFFER_SIZE, J721E_DMA_REGION, J721E_DMA_REGION_SIZE, J721E_MAILBOX_BASE, J721E_MAILBOX_CLUSTERS,
+  J721E_MAILBOX_CLUSTER_STRIDE, J721E_RSC_TABLE_OFFSET, J721E_RSC_TABLE_REGION_SIZE, J721E_SPINLOCK_BASE,
+  J721E_SPINLOCK_SIZE, J721E_VRING_BASE,
+} from '../shared/j721e.js';
+import { MailboxBank } from '../shared/mailbox.js';
+import { MailboxTxWait } from '../shared/mailbox-txwait.js';
+import { type RegionDescriptor, ramRegion, validateRegions } from '../shared/memory-map.js';
+import { writeTiResourceTable } from '../shared/rsc-table.js';
+import { SpinlockBank } from '../shared/spinlock.js';
+import type { SocProfile } from './profile.js';
+
+const TRACE_NAMES: Record<string, string> = { r5f: 'trace:r5f0', c66x: 'trace:c66xdsp', c7x: 'trace:c7xdsp', a72: 'trace:a72' };
+
+export function buildImage(profile: SocProfile, hostCpus: number): SocImage {
+  const cores: CoreInfo[] = profile.cores.map((c, index) => ({ index, name: c.name, kind: c.kind, os: c.os, procId: c.procId }));
+  if (cores.length > 31) throw new Error(`profile ${profile.name}: ${cores.length} cores; at most 31 are supported`);
+  const regions: RegionDescriptor[] = [];
+
+  const mboxSab = new SharedArrayBuffer(MailboxBank.byteLength(J721E_MAILBOX_CLUSTERS));
+  MailboxBank.init(mboxSab, 0, J721E_MAILBOX_CLUSTERS);
+  regions.push({
+    name: 'mailbox', base: J721E_MAILBOX_BASE, size: J721E_MAILBOX_CLUSTERS * J721E_MAILBOX_CLUSTER_STRIDE,
+    kind: 'device', device: 'mailbox', sab: mboxSab, byteOffset: 0, owner: 'shared',
+  });
+  regions.push({
+    name: 'spinlock', base: J721E_SPINLOCK_BASE, size: J721E_SPINLOCK_SIZE, kind: 'device', device: 'spinlock',
+    sab: new SharedArrayBuffer(SpinlockBank.byteLength(256)), byteOffset: 0, owner: 'shared',
+  });
+  regions.push(ramRegion('vring', J721E_VRING_BASE, IPC_VRING_BUFFER_SIZE));
+
+  const rscTables: Record<string, number> = {};
+  const dmaRegions: Record<string, number> = {};
+  const hasLinux = cores.some((c) => c.os === 'linux');
+  for (const c of cores) {
+    const dma = J721E_DMA_REGION[c.name];
+    if (c.os !== 'rtos' || !hasLinux || dma === undefined) continue;
+    regions.push(ramRegion(`dma.${c.name}`, dma, J721E_DMA_REGION_SIZE, c.name));
+    const rsc = ramRegion(`rsc-table.${c.name}`, dma + J721E_RSC_TABLE_OFFSET, J721E_RSC_TABLE_REGION_SIZE, c.name);
+    // The resource table is part of the firmware image (section .resource_table), as the ELF loader puts it.
+    writeTiResourceTable(new Uint8Array(rsc.sab), 0, { traceDa: rsc.base + 0x200, traceName: TRACE_NAMES[c.kind] ?? 'trace:rtos' });
+    regions.push(rsc);
+    rscTables[c.name] = rsc.base;
+    dmaRegions[c.name] = dma;
+  }
+  validateRegions(regions);
+
+  const n = cores.length;
+  const coreControl = 0;
+  const irq = CoreControl.byteLength(n);
+  const txWait = irq + InterruptController.byteLength(n);
+  const controlSab = new SharedArrayBuffer(txWait + MailboxTxWait.byteLength(J721E_MAILBOX_CLUSTERS));
+  new CoreControl(controlSab, coreControl, n).hostCpus = hostCpus;
+
+  return {
+    platform: profile.platform, profile: profile.name, cores, regions, controlSab,
+    controlLayout: { coreControl, irq, txWait }, hostCpus, rscTables, dmaRegions,
+  };
+}

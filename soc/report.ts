@@ -1,0 +1,88 @@
+// Turns what the cores returned into the run report: a table per core pair (or one JSON document),
+// the state of every core, and the verdict.
+
+import type { CoreOutcome } from './soc.js';
+
+export interface PairReport {
+  from: string;
+  to: string;
+  expected: number;
+  sent: number;
+  received: number;
+  corrupt: number;
+  rttP50Us: number;
+  rttP99Us: number;
+  error?: string;
+}
+
+export interface RunReport {
+  ok: boolean;
+  profile: string;
+  durationMs: number;
+  cores: { name: string; state: string; error?: string; where?: string; waits?: string[] }[];
+  pairs: PairReport[];
+  problems: string[];
+}
+
+function isPair(p: unknown): p is PairReport {
+  const o = p as Record<string, unknown>;
+  return typeof o === 'object' && o !== null && typeof o.from === 'string' && typeof o.to === 'string' && typeof o.sent === 'number' && typeof o.received === 'number';
+}
+
+export function buildReport(profile: string, outcomes: CoreOutcome[], durationMs: number): RunReport {
+  const problems: string[] = [];
+  const pairs: PairReport[] = [];
+  for (const o of outcomes) {
+    if (o.state !== 'finished') {
+      const waits = o.waits?.length ? `; waiting on: ${o.waits.join(', ')}` : '';
+      problems.push(`core ${o.name} ${o.state}${o.error?.where ? ` in ${o.error.where}` : ''}: ${o.error?.message ?? 'no error recorded'}${waits}`);
+    }
+    const list = (o.result as { pairs?: unknown } | undefined)?.pairs;
+    if (Array.isArray(list)) {
+      for (const p of list) {
+        if (!isPair(p)) continue;
+        const pair: PairReport = {
+          from: p.from, to: p.to, expected: p.expected ?? p.sent, sent: p.sent, received: p.received,
+          corrupt: p.corrupt ?? 0, rttP50Us: round(p.rttP50Us), rttP99Us: round(p.rttP99Us),
+          ...(p.error ? { error: p.error } : {}),
+        };
+        pairs.push(pair);
+        if (pair.sent !== pair.expected || pair.received !== pair.expected) {
+          problems.push(`${pair.from} -> ${pair.to}: ${pair.received}/${pair.expected} answered (${pair.sent} sent, ${pair.corrupt} corrupt)${pair.error ? `: ${pair.error}` : ''}`);
+        }
+      }
+    }
+  }
+  return {
+    ok: problems.length === 0,
+    profile,
+    durationMs: Math.round(durationMs),
+    cores: outcomes.map((o) => ({
+      name: o.name, state: o.state,
+      ...(o.error ? { error: o.error.message, where: o.error.where } : {}),
+      ...(o.waits ? { waits: o.waits } : {}),
+    })),
+    pairs,
+    problems,
+  };
+}
+
+function round(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? Math.round(v * 10) / 10 : 0;
+}
+
+export function formatReport(r: RunReport): string {
+  const head = ['from', 'to', 'sent', 'received', 'lost', 'rtt p50 us', 'rtt p99 us'];
+  const rows = r.pairs.map((p) => [p.from, p.to, String(p.sent), String(p.received), String(p.expected - p.received),
+    p.rttP50Us.toFixed(1), p.rttP99Us.toFixed(1)]);
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ');
+  const out = [line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line), ''];
+  out.push(`cores: ${r.cores.map((c) => `${c.name} ${c.state}`).join(', ')}`);
+  const sent = r.pairs.reduce((a, p) => a + p.sent, 0);
+  const got = r.pairs.reduce((a, p) => a + p.received, 0);
+  out.push(`${r.pairs.length} pairs, ${got}/${sent} messages answered, ${r.durationMs} ms`);
+  if (r.ok) out.push('OK: every ping got its pong');
+  else out.push('FAILED:', ...r.problems.map((p) => `  - ${p}`));
+  return out.join('\n');
+}

@@ -1,0 +1,143 @@
+// A running SoC instance: builds its shared memory, spawns one worker thread per core, loads each
+// core's firmware, runs them, and collects what each core's main() returned. The host controls the
+// cores through comlink (the control plane); the cores talk to each other only through shared
+// memory. A core that faults is reported with its error and the others keep running.
+
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import type { CoreBoot, CoreRunResult, CoreStatus, SocImage } from '../cores/boot.js';
+import { nodeEndpoint } from '../cores/node-endpoint.js';
+import type { CoreApi } from '../cores/worker.js';
+import { prepareFirmware, type FirmwareBuild } from './firmware.js';
+import { buildImage } from './image.js';
+import type { LogSink } from './log.js';
+import type { SocProfile } from './profile.js';
+
+/** The project root (where package.json is), for built-in firmware paths. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const WORKER_URL = new URL('../cores/worker.js', import.meta.url);
+
+export class SocError extends Error {
+  override name = 'SocError';
+}
+
+export interface SocOptions {
+  /** core name -> firmware path (relative to cwd), replacing the profile's. */
+  firmware?: Record<string, string>;
+  sink: LogSink;
+  hostCpus?: number;
+}
+
+export interface CoreOutcome {
+  name: string;
+  state: string;
+  result?: unknown;
+  error?: { message: string; stack?: string; where?: string };
+  /** For a core still running at the deadline: what its tasks wait on. */
+  waits?: string[];
+  stats?: Record<string, unknown>;
+}
+
+interface CoreHandle {
+  name: string;
+  worker: Worker;
+  api: Comlink.Remote<CoreApi>;
+  dead: Promise<CoreRunResult>;
+  exited: boolean;
+  firmware?: FirmwareBuild;
+}
+
+const withTimeout = <T>(p: Promise<T>, ms: number, fallback: T): Promise<T> =>
+  Promise.race([p, new Promise<T>((r) => setTimeout(() => r(fallback), ms).unref())]);
+
+export class Soc {
+  readonly image: SocImage;
+  private readonly cores: CoreHandle[] = [];
+
+  private constructor(readonly profile: SocProfile, private readonly opts: SocOptions) {
+    this.image = buildImage(profile, opts.hostCpus ?? availableParallelism());
+  }
+
+  /** Builds the SoC, spawns its cores and loads their firmware. */
+  static async create(profile: SocProfile, opts: SocOptions): Promise<Soc> {
+    const soc = new Soc(profile, opts);
+    const names = new Set(profile.cores.map((c) => c.name));
+    for (const core of Object.keys(opts.firmware ?? {})) {
+      if (!names.has(core)) throw new SocError(`--firmware ${core}=...: profile ${profile.name} has no core "${core}"; cores: ${[...names].join(', ')}`);
+    }
+    try {
+      await soc.spawn();
+    } catch (err) {
+      await soc.shutdown();
+      throw err;
+    }
+    return soc;
+  }
+
+  private async spawn(): Promise<void> {
+    const { sink } = this.opts;
+    const builds = await Promise.all(this.profile.cores.map((c) => {
+      const override = this.opts.firmware?.[c.name];
+      return override !== undefined ? prepareFirmware(c.name, override, process.cwd()) : prepareFirmware(c.name, c.firmware, PROJECT_ROOT);
+    }));
+    this.profile.cores.forEach((c, index) => {
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (line: string) => sink.write(line));
+      port1.unref();
+      const boot: CoreBoot = { image: this.image, index, logLevel: sink.level, logPort: port2, bootDelayMs: c.bootDelayMs ?? 0 };
+      const worker = new Worker(WORKER_URL, { workerData: boot, transferList: [port2], execArgv: ['--enable-source-maps'] });
+      const handle: CoreHandle = { name: c.name, worker, api: Comlink.wrap<CoreApi>(nodeEndpoint(worker)), exited: false, firmware: builds[index], dead: undefined! };
+      handle.dead = new Promise<CoreRunResult>((resolve) => {
+        worker.on('error', (err) => resolve({ name: c.name, state: 'faulted', error: { message: err.message, stack: err.stack, where: 'worker thread' } }));
+        worker.on('exit', (code) => {
+          handle.exited = true;
+          resolve({ name: c.name, state: 'faulted', error: { message: `core thread exited (code ${code})`, where: 'worker thread' } });
+        });
+      });
+      this.cores.push(handle);
+    });
+    await Promise.all(this.cores.map(async (h, i) => {
+      const loaded = h.api.load(builds[i]!.path);
+      const r = await Promise.race([loaded.then(() => undefined), h.dead]);
+      if (r) throw new SocError(`core ${h.name}: ${r.error?.message}`);
+    }));
+  }
+
+  /**
+   * Runs every core's firmware until each main() returns or faults, or until `timeoutMs`.
+   * Cores whose main returned keep serving their peers until all are done.
+   */
+  async run(args: Record<string, string>, timeoutMs: number): Promise<CoreOutcome[]> {
+    const results = await Promise.all(this.cores.map((h) =>
+      withTimeout(Promise.race([h.api.run(args), h.dead]), timeoutMs, undefined as CoreRunResult | undefined)));
+    const outcomes: CoreOutcome[] = [];
+    for (const [i, h] of this.cores.entries()) {
+      const r = results[i];
+      const status = h.exited ? undefined : await withTimeout(h.api.status(), 2000, undefined as CoreStatus | undefined);
+      if (!r) {
+        outcomes.push({
+          name: h.name, state: status ? 'stuck' : 'unresponsive', stats: status?.stats,
+          waits: status ? status.waits : ['no answer from the core thread: it is busy in firmware code that never yields'],
+          error: { message: status ? `main() did not return within ${timeoutMs} ms` : `core did not answer within ${timeoutMs} ms`, where: 'watchdog' },
+        });
+        continue;
+      }
+      // A core whose main() returned may still fault later in one of its tasks.
+      const late = status?.state === 'faulted' && r.state !== 'faulted' ? status.error : undefined;
+      outcomes.push({
+        name: h.name, state: late ? 'faulted' : r.state, result: r.result, error: late ?? r.error, stats: status?.stats,
+      });
+    }
+    return outcomes;
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.cores.map(async (h) => {
+      h.firmware?.cleanup();
+      if (!h.exited) await h.worker.terminate();
+    }));
+  }
+}
