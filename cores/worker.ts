@@ -144,7 +144,7 @@ const api = {
         spuriousIrqs: rt.spurious,
         mailbox: { ...mailbox.stats, backlog: mailbox.backlog },
         ...(pdk ? { rpmsg: { ...pdk.stats } } : {}),
-        ...(linuxHost ? { rpmsg: Object.fromEntries(image.cores.map((c) => [c.name, linuxHost!.remoteStats(c.procId)]).filter(([, v]) => v)) } : {}),
+        ...(linuxHost ? { rpmsg: linuxHost.statistics() } : {}),
       },
       error: rt.fault ? errorInfo(rt.fault) : undefined,
     };

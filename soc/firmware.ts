@@ -24,7 +24,7 @@ export interface FirmwareBuild {
 }
 
 function formatEsbuild(m: Message): string {
-  const loc = m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1}: ` : '';
+  const loc = m.location ? `${resolve(m.location.file)}:${m.location.line}:${m.location.column + 1}: ` : '';
   return `${loc}${m.text}`;
 }
 

@@ -19,7 +19,7 @@ export interface RunReport {
   ok: boolean;
   profile: string;
   durationMs: number;
-  cores: { name: string; state: string; error?: string; where?: string; waits?: string[] }[];
+  cores: { name: string; state: string; error?: string; where?: string; at?: string; waits?: string[] }[];
   pairs: PairReport[];
   problems: string[];
 }
@@ -29,13 +29,24 @@ function isPair(p: unknown): p is PairReport {
   return typeof o === 'object' && o !== null && typeof o.from === 'string' && typeof o.to === 'string' && typeof o.sent === 'number' && typeof o.received === 'number';
 }
 
+/** The first stack frame outside hetsoc's own runtime: where the firmware threw. */
+export function faultLocation(stack: string | undefined): string | undefined {
+  for (const line of (stack ?? '').split('\n').slice(1)) {
+    const m = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?\s*$/.exec(line.trim());
+    if (!m || m[1]!.startsWith('node:') || /[\\/](cores|shared|soc)[\\/][^\\/]+\.(ts|js)$/.test(m[1]!) && !/firmware/.test(m[1]!)) continue;
+    return `${m[1]}:${m[2]}:${m[3]}`;
+  }
+  return undefined;
+}
+
 export function buildReport(profile: string, outcomes: CoreOutcome[], durationMs: number): RunReport {
   const problems: string[] = [];
   const pairs: PairReport[] = [];
   for (const o of outcomes) {
     if (o.state !== 'finished') {
       const waits = o.waits?.length ? `; waiting on: ${o.waits.join(', ')}` : '';
-      problems.push(`core ${o.name} ${o.state}${o.error?.where ? ` in ${o.error.where}` : ''}: ${o.error?.message ?? 'no error recorded'}${waits}`);
+      const at = faultLocation(o.error?.stack);
+      problems.push(`core ${o.name} ${o.state}${o.error?.where ? ` in ${o.error.where}` : ''}${at ? ` at ${at}` : ''}: ${o.error?.message ?? 'no error recorded'}${waits}`);
     }
     const list = (o.result as { pairs?: unknown } | undefined)?.pairs;
     if (Array.isArray(list)) {
@@ -59,7 +70,7 @@ export function buildReport(profile: string, outcomes: CoreOutcome[], durationMs
     durationMs: Math.round(durationMs),
     cores: outcomes.map((o) => ({
       name: o.name, state: o.state,
-      ...(o.error ? { error: o.error.message, where: o.error.where } : {}),
+      ...(o.error ? { error: o.error.message, where: o.error.where, at: faultLocation(o.error.stack) } : {}),
       ...(o.waits ? { waits: o.waits } : {}),
     })),
     pairs,

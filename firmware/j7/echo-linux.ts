@@ -18,7 +18,7 @@ export default async function main(ctx: FirmwareContext) {
 
   const pairs = await Promise.all(targets.map(async (rproc) => {
     const pair = { from: ctx.core.name, to: rproc.proc, expected: count, sent: 0, received: 0, corrupt: 0, rttP50Us: 0, rttP99Us: 0, error: undefined as string | undefined };
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 10_000;
     let dev = rc.rpmsg_char_open(rproc.id, null, RPMSG_ADDR_ANY, REMOTE_ENDPT, `rpmsg-char-${rproc.id}-${process.pid}`, 0);
     while (!dev && Date.now() < deadline) {
       await ctx.sleep(10); // the remote has not announced rpmsg_chrdev yet

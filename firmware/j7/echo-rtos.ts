@@ -30,7 +30,7 @@ async function responder(ipc: PdkApi, h: RPMessage_Handle): Promise<void> {
 
 async function pinger(ctx: FirmwareContext, ipc: PdkApi, remote: { name: string; procId: number }, count: number) {
   const pair = { from: ctx.core.name, to: remote.name, expected: count, sent: 0, received: 0, corrupt: 0, rttP50Us: 0, rttP99Us: 0, error: undefined as string | undefined };
-  const found = await ipc.RPMessage_getRemoteEndPt(remote.procId, PING_PONG, 20_000);
+  const found = await ipc.RPMessage_getRemoteEndPt(remote.procId, PING_PONG, 10_000);
   if (found.status !== ipc.IPC_SOK) {
     pair.error = `"${PING_PONG}" was not announced by ${remote.name} (status ${found.status})`;
     return pair;
