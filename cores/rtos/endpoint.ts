@@ -13,7 +13,10 @@ export class Endpoint implements RPMessage_Handle {
   private readonly srcs: Uint32Array;
   private readonly procs: Uint8Array;
   private head = 0;
+  private readonly slots: number;
   count = 0;
+  /** Queued messages already promised to a task that was waiting in RPMessage_recv. */
+  private handedOff = 0;
   unblocked = false;
   deleted = false;
   callback: RPMessage_Callback | undefined;
@@ -23,19 +26,24 @@ export class Endpoint implements RPMessage_Handle {
 
   constructor(rt: CoreRuntime, readonly endPt: number, readonly numBufs: number) {
     this.sem = new Semaphore(rt, `RPMessage endpoint ${endPt}`);
-    this.data = new Uint8Array(numBufs * IPC_MAX_DATA_PAYLOAD);
-    this.lens = new Uint16Array(numBufs);
-    this.srcs = new Uint32Array(numBufs);
-    this.procs = new Uint8Array(numBufs);
+    // One slot more than numBufs: the PDK copies a message for a waiting RPMessage_recv straight
+    // into the caller's buffer without using an element of the endpoint's heap.
+    this.slots = numBufs + 1;
+    this.data = new Uint8Array(this.slots * IPC_MAX_DATA_PAYLOAD);
+    this.lens = new Uint16Array(this.slots);
+    this.srcs = new Uint32Array(this.slots);
+    this.procs = new Uint8Array(this.slots);
   }
 
   /** ISR context: takes a copy of the payload. False when the queue is full (message dropped). */
   enqueue(from: Uint8Array, off: number, len: number, src: number, procId: number): boolean {
-    if (this.count === this.numBufs) {
+    const toWaiter = this.sem.waiterCount > 0 && this.count < this.slots;
+    if (!toWaiter && this.count - this.handedOff >= this.numBufs) {
       this.drops++;
       return false;
     }
-    const slot = (this.head + this.count) % this.numBufs;
+    if (toWaiter) this.handedOff++;
+    const slot = (this.head + this.count) % this.slots;
     const at = slot * IPC_MAX_DATA_PAYLOAD;
     for (let i = 0; i < len; i++) this.data[at + i] = from[off + i]!;
     this.lens[slot] = len;
@@ -54,13 +62,15 @@ export class Endpoint implements RPMessage_Handle {
     out.len = len;
     out.rplyEndPt = this.srcs[slot]!;
     out.fromProcId = this.procs[slot]!;
-    this.head = (this.head + 1) % this.numBufs;
+    this.head = (this.head + 1) % this.slots;
     this.count--;
+    if (this.handedOff > 0) this.handedOff--;
   }
 
   /** Discards every queued message (RPMessage_delete). */
   clear(): void {
     this.head = 0;
     this.count = 0;
+    this.handedOff = 0;
   }
 }

@@ -403,7 +403,8 @@ export class PdkIpc {
     }
     if (!Number.isInteger(dstProc) || dstProc < 0 || dstProc >= IPC_MAX_PROCS || dstProc === this.self) return IPC_EFAIL;
     const link = this.links[dstProc];
-    if (!link || !(data instanceof Uint8Array) || !(len >= 0) || len > IPC_MAX_DATA_PAYLOAD || len > data.length) return IPC_EFAIL;
+    // As in the PDK, the TX queue of a core exists once RPMessage_init/RPMessage_lateInit attached it.
+    if (!link?.attached || !(data instanceof Uint8Array) || !(len >= 0) || len > IPC_MAX_DATA_PAYLOAD || len > data.length) return IPC_EFAIL;
     const tx = link.tx;
     const id = tx.getAvail();
     if (id < 0) {
