@@ -1,7 +1,7 @@
 // `npm run soc -- --profile j7 [options]`: boot a SoC, run its firmware to completion, report.
 
 import { parseArgs } from 'node:util';
-import { BUILTIN_PROFILES, ProfileError, findProfile } from '../soc/profile.js';
+import { BUILTIN_PROFILES, ProfileError, findProfile, type SocProfile } from '../soc/profile.js';
 import { createLogSink, LOG_LEVELS } from '../soc/log.js';
 import { buildReport, formatReport } from '../soc/report.js';
 import { Soc } from '../soc/soc.js';
@@ -14,6 +14,7 @@ Options:
   --profile NAME         SoC profile to boot (default: j7). Built-in: ${Object.keys(BUILTIN_PROFILES).join(', ')}
   --firmware CORE=PATH   run PATH (.ts or .js, default export async main(ctx)) on CORE instead of the
                          profile's firmware; repeatable. PATH is relative to the current directory.
+  --cores LIST           power on only these cores (comma-separated names); the others stay off
   --messages N           pings per core pair for the default echo firmware (default 100)
   --arg KEY=VALUE        extra argument for every core's firmware (ctx.args.KEY); repeatable
   --timeout MS           watchdog: a core whose main() has not returned by then is reported
@@ -49,6 +50,17 @@ function positiveInt(v: string | undefined, option: string, dflt: number): numbe
   return n;
 }
 
+function selectCores(profile: SocProfile, list: string | undefined): SocProfile {
+  if (list === undefined) return profile;
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const known = new Set(profile.cores.map((c) => c.name));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length || names.length === 0) {
+    throw new UsageError(`--cores ${list}: profile ${profile.name} has no core ${unknown.map((n) => `"${n}"`).join(', ') || '(empty list)'}; cores: ${[...known].join(', ')}`);
+  }
+  return { ...profile, cores: profile.cores.filter((c) => names.includes(c.name)) };
+}
+
 async function main(argv: string[]): Promise<number> {
   let values;
   try {
@@ -57,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         profile: { type: 'string' },
         firmware: { type: 'string', multiple: true },
+        cores: { type: 'string' },
         messages: { type: 'string' },
         arg: { type: 'string', multiple: true },
         timeout: { type: 'string' },
@@ -75,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const profile = findProfile(values.profile ?? 'j7');
+  const profile = selectCores(findProfile(values.profile ?? 'j7'), values.cores);
   const firmware = keyValues(values.firmware, '--firmware');
   const args = { ...keyValues(values.arg, '--arg'), messages: String(positiveInt(values.messages, '--messages', 100)) };
   const timeoutMs = positiveInt(values.timeout, '--timeout', 60_000);

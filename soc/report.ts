@@ -19,7 +19,7 @@ export interface RunReport {
   ok: boolean;
   profile: string;
   durationMs: number;
-  cores: { name: string; state: string; error?: string; where?: string; at?: string; waits?: string[] }[];
+  cores: { name: string; state: string; error?: string; where?: string; at?: string; waits?: string[]; result?: unknown }[];
   pairs: PairReport[];
   problems: string[];
 }
@@ -72,6 +72,7 @@ export function buildReport(profile: string, outcomes: CoreOutcome[], durationMs
       name: o.name, state: o.state,
       ...(o.error ? { error: o.error.message, where: o.error.where, at: faultLocation(o.error.stack) } : {}),
       ...(o.waits ? { waits: o.waits } : {}),
+      ...(o.result !== undefined && !Array.isArray((o.result as { pairs?: unknown })?.pairs) ? { result: o.result } : {}),
     })),
     pairs,
     problems,
@@ -88,12 +89,13 @@ export function formatReport(r: RunReport): string {
     p.rttP50Us.toFixed(1), p.rttP99Us.toFixed(1)]);
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ');
-  const out = [line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line), ''];
+  const out = r.pairs.length ? [line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line), ''] : [];
+  for (const c of r.cores) if (c.result !== undefined) out.push(`${c.name} returned ${JSON.stringify(c.result)}`);
   out.push(`cores: ${r.cores.map((c) => `${c.name} ${c.state}`).join(', ')}`);
   const sent = r.pairs.reduce((a, p) => a + p.sent, 0);
   const got = r.pairs.reduce((a, p) => a + p.received, 0);
   out.push(`${r.pairs.length} pairs, ${got}/${sent} messages answered, ${r.durationMs} ms`);
-  if (r.ok) out.push('OK: every ping got its pong');
+  if (r.ok) out.push(r.pairs.length ? 'OK: every ping got its pong' : 'OK: every core finished');
   else out.push('FAILED:', ...r.problems.map((p) => `  - ${p}`));
   return out.join('\n');
 }
