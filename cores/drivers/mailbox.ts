@@ -53,8 +53,8 @@ class U32Queue {
 
 export class MailboxDriver {
   private readonly rx: ((value: number) => void)[] = [];
-  /** sender index by cluster * 16 + fifo, for the FIFOs this core reads. */
-  private readonly senderOf = new Map<number, number>();
+  /** Senders by cluster * 16 + fifo, for the FIFOs this core reads (usually one sender per FIFO). */
+  private readonly sendersOf = new Map<number, number[]>();
   /** This core's user on each cluster where it owns one. */
   private readonly userOn = new Map<number, number>();
   private readonly swq = new Map<number, U32Queue>();
@@ -65,7 +65,11 @@ export class MailboxDriver {
   constructor(private readonly rt: CoreRuntime, private readonly bank: MailboxBank,
               private readonly txwait: MailboxTxWait, private readonly wiring: MailboxWiring) {
     wiring.rxQueue.forEach((q, sender) => {
-      if (q) this.senderOf.set(q.cluster * MAILBOX_FIFOS + q.fifo, sender);
+      if (!q) return;
+      const key = q.cluster * MAILBOX_FIFOS + q.fifo;
+      const list = this.sendersOf.get(key);
+      if (list) list.push(sender);
+      else this.sendersOf.set(key, [sender]);
     });
     for (const { cluster, user, line } of wiring.rxLines) {
       this.userOn.set(cluster, user);
@@ -89,8 +93,8 @@ export class MailboxDriver {
   offReceive(sender: number): void {
     const q = this.wiring.rxQueue[sender];
     if (!q) return;
-    this.bank.disable(q.cluster, q.user, newMsgBit(q.fifo));
     delete this.rx[sender];
+    if (!this.handlerFor(q.cluster, q.fifo)) this.bank.disable(q.cluster, q.user, newMsgBit(q.fifo));
   }
 
   hasQueueTo(remote: number): boolean {
@@ -115,7 +119,8 @@ export class MailboxDriver {
     sq.push(value);
     this.stats.queued++;
     if (sq.length > this.stats.maxQueued) this.stats.maxQueued = sq.length;
-    this.armNotFull(q.cluster, q.fifo);
+    // Arm once per backlog: the NotFull ISR / doorbell re-arms itself while the queue is not empty.
+    if (sq.length === 1) this.armNotFull(q.cluster, q.fifo);
   }
 
   /** Messages waiting in the software queues. */
@@ -155,11 +160,16 @@ export class MailboxDriver {
     for (let fifo = 0; fifo < MAILBOX_FIFOS; fifo++) {
       const nm = newMsgBit(fifo);
       if (status & nm) {
-        const sender = this.senderOf.get(cluster * MAILBOX_FIFOS + fifo);
-        const handler = sender !== undefined ? this.rx[sender] : undefined;
+        const handler = this.handlerFor(cluster, fifo);
+        if (!handler) {
+          // Nobody takes this FIFO's messages any more: leave them in the FIFO, stop its interrupt.
+          this.bank.disable(cluster, user, nm);
+          this.bank.clear(cluster, user, nm);
+          continue;
+        }
         while (this.bank.pop(cluster, fifo)) {
           this.stats.received++;
-          if (handler) handler(this.bank.lastValue);
+          handler(this.bank.lastValue);
         }
         this.bank.clear(cluster, user, nm);
         const waiters = this.txwait.take(cluster, fifo);
@@ -171,6 +181,15 @@ export class MailboxDriver {
         this.bank.clear(cluster, user, nf);
       }
     }
+  }
+
+  /** The handler of a FIFO: the first of its senders with one installed. */
+  private handlerFor(cluster: number, fifo: number): ((value: number) => void) | undefined {
+    for (const sender of this.sendersOf.get(cluster * MAILBOX_FIFOS + fifo) ?? []) {
+      const h = this.rx[sender];
+      if (h) return h;
+    }
+    return undefined;
   }
 
   private ringDoorbells(mask: number): void {
