@@ -7,19 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import * as Comlink from 'comlink';
 import pino, { type Logger } from 'pino';
-import { Bus, type DeviceModel } from '../shared/bus.js';
 import { CoreControl, CoreState, CORE_STATE_NAMES } from '../shared/core-control.js';
 import { InterruptController } from '../shared/irq.js';
-import {
-  IPC_MPU1_0, J721E_MAILBOX_CLUSTERS, J721E_PROC_NAMES, J721E_RX_QUEUE, j721eMailboxRouting,
-} from '../shared/j721e.js';
-import { MailboxBank } from '../shared/mailbox.js';
-import { MailboxTxWait } from '../shared/mailbox-txwait.js';
-import { SpinlockBank } from '../shared/spinlock.js';
+import { IPC_MPU1_0, J721E_PROC_NAMES } from '../shared/j721e.js';
 import type { CoreBoot, CoreRunResult, CoreStatus } from './boot.js';
 import { createContext, pdkApi, type FirmwareContext } from './context.js';
-import { HwSpinlockDriver } from './drivers/hwspinlock.js';
-import { MailboxDriver } from './drivers/mailbox.js';
+import { wireJ721eCore } from './j721e-core.js';
 import { nodeEndpoint } from './node-endpoint.js';
 import { LinuxRpmsgHost } from './linux/virtio-rpmsg.js';
 import { createTiRpmsgChar } from './linux/rpmsg-char.js';
@@ -39,42 +32,9 @@ const log: Logger = pino(
 
 const control = new CoreControl(image.controlSab, image.controlLayout.coreControl, image.cores.length);
 const irq = new InterruptController(image.controlSab, image.controlLayout.irq, image.cores.length);
-const txwait = new MailboxTxWait(image.controlSab, image.controlLayout.txWait, J721E_MAILBOX_CLUSTERS);
 const rt = new CoreRuntime({ index: info.index, name: info.name, irq, control });
 
-const procToIndex = new Map(image.cores.map((c) => [c.procId, c.index]));
-const routing = j721eMailboxRouting(procToIndex);
-const region = (name: string) => {
-  const r = image.regions.find((x) => x.name === name);
-  if (!r) throw new Error(`core ${info.name}: the SoC has no "${name}" region`);
-  return r;
-};
-const mboxRegion = region('mailbox');
-const mailboxBank = new MailboxBank(mboxRegion.sab, mboxRegion.byteOffset, J721E_MAILBOX_CLUSTERS, (cluster, user) => {
-  const to = routing.route[cluster * 4 + user];
-  if (to) irq.raise(to.core, to.line);
-});
-const spinRegion = region('spinlock');
-const spinlockBank = new SpinlockBank(spinRegion.sab, spinRegion.byteOffset);
-
-const devices: Record<string, DeviceModel> = {
-  mailbox: {
-    read32: (off) => mailboxBank.readReg(off >>> 12, off & 0xFFF),
-    write32: (off, v) => mailboxBank.writeReg(off >>> 12, off & 0xFFF, v),
-  },
-  spinlock: {
-    read32: (off, who) => spinlockBank.readReg(off, who),
-    write32: (off, v, who) => spinlockBank.writeReg(off, v, who),
-  },
-};
-const bus = new Bus(image.regions, devices, { name: info.name, index: info.index });
-
-const mailbox = new MailboxDriver(rt, mailboxBank, txwait, {
-  rxLines: routing.rxLines[info.procId] ?? [],
-  rxQueue: J721E_RX_QUEUE[info.procId] ?? [],
-  txQueue: J721E_PROC_NAMES.map((_, remote) => J721E_RX_QUEUE[remote]?.[info.procId]),
-});
-const spinlock = new HwSpinlockDriver(spinlockBank, info.index, control);
+const { bus, mailbox, spinlock } = wireJ721eCore(image, info, rt, irq, control);
 
 let firmware: FirmwareMain | undefined;
 let firmwarePath = '';

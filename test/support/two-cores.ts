@@ -3,21 +3,18 @@
 // interrupt lines via j721eMailboxRouting, MailboxTxWait, MailboxDriver, PdkIpc), but all in the
 // mocha thread. Each core's interrupt loop sleeps in Atomics.waitAsync, so several coexist here.
 
+import { wireJ721eCore } from '../../cores/j721e-core.js';
 import type { Logger } from 'pino';
 import type { CoreInfo, SocImage } from '../../cores/boot.js';
 import { MailboxDriver } from '../../cores/drivers/mailbox.js';
 import { PdkIpc } from '../../cores/rtos/pdk-ipc.js';
 import { IPC_SOK } from '../../cores/rtos/pdk-types.js';
 import { CoreRuntime } from '../../cores/runtime.js';
-import { Bus, type DeviceModel } from '../../shared/bus.js';
+import type { Bus } from '../../shared/bus.js';
 import { CoreControl } from '../../shared/core-control.js';
 import { InterruptController } from '../../shared/irq.js';
-import {
-  IPC_VRING_BUFFER_SIZE, J721E_MAILBOX_CLUSTERS, J721E_PROC_NAMES, J721E_RX_QUEUE, J721E_VRING_BASE, j721eMailboxRouting,
-} from '../../shared/j721e.js';
-import { MailboxBank } from '../../shared/mailbox.js';
-import { MailboxTxWait } from '../../shared/mailbox-txwait.js';
-import { SpinlockBank } from '../../shared/spinlock.js';
+import { IPC_VRING_BUFFER_SIZE, J721E_PROC_NAMES, J721E_VRING_BASE } from '../../shared/j721e.js';
+import type { MailboxBank } from '../../shared/mailbox.js';
 import { buildImage } from '../../soc/image.js';
 import { j7 } from '../../soc/profiles/j7.js';
 
@@ -86,44 +83,14 @@ export function buildSoc(names: readonly string[], hostCpus = 2): SimSoc {
   const image = buildImage(j7, hostCpus);
   const control = new CoreControl(image.controlSab, image.controlLayout.coreControl, image.cores.length);
   const irq = new InterruptController(image.controlSab, image.controlLayout.irq, image.cores.length);
-  const procToIndex = new Map(image.cores.map((c) => [c.procId, c.index]));
-  const routing = j721eMailboxRouting(procToIndex);
-  const region = (name: string) => {
-    const r = image.regions.find((x) => x.name === name);
-    if (!r) throw new Error(`harness: the SoC has no "${name}" region`);
-    return r;
-  };
-  const mboxRegion = region('mailbox');
-  const spinRegion = region('spinlock');
 
   const cores: Record<string, SimCore> = {};
   for (const name of names) {
     const info = image.cores.find((c) => c.name === name);
     if (!info) throw new Error(`harness: profile j7 has no core "${name}"`);
     if (info.os !== 'rtos') throw new Error(`harness: core "${name}" is not an RTOS core`);
-    const txwait = new MailboxTxWait(image.controlSab, image.controlLayout.txWait, J721E_MAILBOX_CLUSTERS);
     const rt = new TracedRuntime({ index: info.index, name: info.name, irq, control });
-    const bank = new MailboxBank(mboxRegion.sab, mboxRegion.byteOffset, J721E_MAILBOX_CLUSTERS, (cluster, user) => {
-      const to = routing.route[cluster * 4 + user];
-      if (to) irq.raise(to.core, to.line);
-    });
-    const spinlockBank = new SpinlockBank(spinRegion.sab, spinRegion.byteOffset);
-    const devices: Record<string, DeviceModel> = {
-      mailbox: {
-        read32: (off) => bank.readReg(off >>> 12, off & 0xFFF),
-        write32: (off, v) => bank.writeReg(off >>> 12, off & 0xFFF, v),
-      },
-      spinlock: {
-        read32: (off, who) => spinlockBank.readReg(off, who),
-        write32: (off, v, who) => spinlockBank.writeReg(off, v, who),
-      },
-    };
-    const bus = new Bus(image.regions, devices, { name: info.name, index: info.index });
-    const mailbox = new MailboxDriver(rt, bank, txwait, {
-      rxLines: routing.rxLines[info.procId] ?? [],
-      rxQueue: J721E_RX_QUEUE[info.procId] ?? [],
-      txQueue: J721E_PROC_NAMES.map((_, remote) => J721E_RX_QUEUE[remote]?.[info.procId]),
-    });
+    const { bus, mailboxBank: bank, mailbox } = wireJ721eCore(image, info, rt, irq, control);
     const log = capturingLogger();
     const pdk = new PdkIpc({
       rt, bus, mailbox, log, selfProcId: info.procId, procNames: J721E_PROC_NAMES, rscTableAddr: image.rscTables[info.name],
