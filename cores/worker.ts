@@ -150,4 +150,4 @@ function toCloneable(v: unknown): unknown {
 export type CoreApi = typeof api;
 
 Comlink.expose(api, nodeEndpoint(parentPort!));
-log.debug({ firmware: firmwarePath }, 'core worker up');
+log.debug('core worker up');

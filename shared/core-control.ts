@@ -10,8 +10,7 @@ export const CC_HEADER_WORDS = 4;
 /** Per-core words. */
 export const CC_CORE_STRIDE = 4;
 export const CC_STATE = 0;
-/** Bit set of things the core waits on, for the watchdog (see WAIT_*). */
-export const CC_WAITING = 1;
+/** Reserved (word 1). */
 /** Number of completed ISR dispatches (progress counter for the watchdog). */
 export const CC_ISR_COUNT = 2;
 
