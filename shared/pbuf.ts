@@ -1,0 +1,194 @@
+// Zephyr's packed buffer (subsys/ipc/ipc_service/lib/pbuf.c, include/zephyr/ipc/pbuf.h): the
+// single-producer single-consumer FIFO under ICMsg (and ICBMsg's control queue), one per direction.
+//
+// Byte layout of one region (all words u32 little-endian), with A = dcache-alignment:
+//   @0               rd_idx      written by the READER (the core whose rx-region this is)
+//   @4               handshake   written by the reader; only in session modes (unbound enable/detect)
+//   @W               wr_idx      written by the WRITER; W = MAX(A, 4), or MAX(A, 8) with a handshake word
+//                                (validate_cfg accepts a handshake word only with A >= 8)
+//   @W+4 .. size     data[len]   written by the writer; len = size - W - 4, a multiple of 4, >= 12
+// Packets: a 4-byte header (bytes 0-1 the payload length as big-endian u16, bytes 2-3 zero), the
+// payload, padding to 4 bytes. The payload may wrap around the end; the header never does.
+// Empty when rd_idx == wr_idx; one word always stays free to tell full from empty. Each side keeps
+// its own index locally and reads only the peer's from shared memory.
+
+import { EAGAIN, EINVAL, ENOMEM } from './zephyr-errno.js';
+
+export const PBUF_RD_IDX_OFFSET = 0;
+export const PBUF_HANDSHAKE_OFFSET = 4;
+/** Size of the packet header and of one index word. */
+export const PBUF_PACKET_LEN_SZ = 4;
+/** _PBUF_MIN_DATA_LEN = ROUND_UP(4 + 1 + 4, 4). */
+export const PBUF_MIN_DATA_LEN = 12;
+/** The largest length a header can carry. */
+export const PBUF_MAX_PACKET_LEN = 0xFFFF;
+
+/** Offset of wr_idx for a dcache alignment and handshake mode. */
+export function pbufWrIdxOffset(dcacheAlignment: number, handshake: boolean): number {
+  return Math.max(dcacheAlignment, handshake ? 8 : 4);
+}
+
+export class PbufConfigError extends Error {
+  override name = 'PbufConfigError';
+}
+
+export interface PbufOptions {
+  /** dcache-alignment of the instance (0 when absent). */
+  dcacheAlignment?: number;
+  /** Session modes (unbound = "enable"/"detect") keep a handshake word at @4. */
+  handshake?: boolean;
+  /** Name used in error messages (the region's label or address). */
+  name?: string;
+}
+
+const roundUp4 = (v: number): number => (v + 3) & ~3;
+
+/** One side's handle on a packed buffer. The writer calls txInit, write; the reader rxInit, read. */
+export class Pbuf {
+  readonly name: string;
+  readonly dataLen: number;
+  readonly wrIdxOffset: number;
+  readonly dataOffset: number;
+  /** Whether word @4 is the handshake word (session modes). */
+  readonly handshake: boolean;
+  private readonly words: Int32Array;
+  private readonly wrWord: number;
+  private readonly data: Uint8Array;
+  private localWr = 0;
+  private localRd = 0;
+
+  constructor(readonly sab: SharedArrayBuffer, readonly byteOffset: number, readonly size: number, opts: PbufOptions = {}) {
+    const align = opts.dcacheAlignment ?? 0;
+    this.name = opts.name ?? `pbuf@${byteOffset}`;
+    this.handshake = opts.handshake ?? false;
+    if (!Number.isInteger(align) || align < 0 || (align & (align - 1)) !== 0) {
+      throw new PbufConfigError(`pbuf ${this.name}: dcache-alignment ${align} is not a power of two`);
+    }
+    // validate_cfg: rd_idx_loc (the region start) aligned to MAX(A, 4).
+    const regionAlign = Math.max(align, 4);
+    if (!Number.isInteger(byteOffset) || byteOffset % regionAlign !== 0) {
+      throw new PbufConfigError(`pbuf ${this.name}: region offset ${byteOffset} is not ${regionAlign}-byte aligned`);
+    }
+    // PBUF_DEFINE: size a multiple of 4 (validate_cfg rejects a data len that is not).
+    if (!Number.isInteger(size) || size % 4 !== 0) {
+      throw new PbufConfigError(`pbuf ${this.name}: size ${size} is not a multiple of 4`);
+    }
+    // validate_cfg: wr_idx_loc == rd_idx_loc + MAX(4, A); a handshake word puts wr_idx at MAX(A, 8).
+    if (this.handshake && align < 8) {
+      throw new PbufConfigError(`pbuf ${this.name}: a handshake word needs dcache-alignment >= 8, got ${align}`);
+    }
+    this.wrIdxOffset = pbufWrIdxOffset(align, this.handshake);
+    this.dataOffset = this.wrIdxOffset + 4;
+    this.dataLen = size - this.dataOffset;
+    if (this.dataLen < PBUF_MIN_DATA_LEN) {
+      throw new PbufConfigError(
+        `pbuf ${this.name}: ${size} bytes leave ${this.dataLen} bytes of data after the ${this.dataOffset}-byte header; need at least ${PBUF_MIN_DATA_LEN}`,
+      );
+    }
+    if (byteOffset + this.dataOffset + this.dataLen > sab.byteLength) {
+      throw new PbufConfigError(`pbuf ${this.name}: ${size} bytes at offset ${byteOffset} run past the end of its memory (${sab.byteLength})`);
+    }
+    this.words = new Int32Array(sab, byteOffset, this.dataOffset / 4);
+    this.wrWord = this.wrIdxOffset / 4;
+    this.data = new Uint8Array(sab, byteOffset + this.dataOffset, this.dataLen);
+  }
+
+  /** pbuf_tx_init: the writer resets both shared indexes (only at (re)bonding) and its own copy. */
+  txInit(): void {
+    this.localWr = 0;
+    this.localRd = 0;
+    Atomics.store(this.words, this.wrWord, 0);
+    Atomics.store(this.words, PBUF_RD_IDX_OFFSET / 4, 0);
+  }
+
+  /** pbuf_rx_init: the reader resets its local copies only. */
+  rxInit(): void {
+    this.localRd = 0;
+    this.localWr = 0;
+  }
+
+  private occupied(wr: number, rd: number): number {
+    return wr >= rd ? wr - rd : this.dataLen - (rd - wr);
+  }
+
+  /**
+   * pbuf_write: copies `len` bytes of `src` (from `srcOffset`) as one packet and publishes wr_idx.
+   * Returns len, -EINVAL (len outside 1..0xFFFF, src too short, a corrupt rd_idx) or -ENOMEM (not
+   * enough free space).
+   */
+  write(src: Uint8Array, len: number = src.length, srcOffset = 0): number {
+    if (!Number.isInteger(len) || len <= 0 || len > PBUF_MAX_PACKET_LEN) return -EINVAL;
+    if (!Number.isInteger(srcOffset) || srcOffset < 0 || srcOffset + len > src.length) return -EINVAL;
+    const rd = Atomics.load(this.words, PBUF_RD_IDX_OFFSET / 4);
+    if ((rd & 3) !== 0 || rd < 0 || rd >= this.dataLen) return -EINVAL;
+    const wr = this.localWr;
+    const free = this.dataLen - this.occupied(wr, rd) - PBUF_PACKET_LEN_SZ;
+    if (free < len + PBUF_PACKET_LEN_SZ) return -ENOMEM;
+    const d = this.data;
+    d[wr] = len >>> 8;
+    d[wr + 1] = len & 0xFF;
+    d[wr + 2] = 0;
+    d[wr + 3] = 0;
+    let at = wr + PBUF_PACKET_LEN_SZ;
+    if (at === this.dataLen) at = 0;
+    const first = Math.min(len, this.dataLen - at);
+    d.set(src.subarray(srcOffset, srcOffset + first), at);
+    if (first < len) d.set(src.subarray(srcOffset + first, srcOffset + len), 0);
+    let next = roundUp4(at + len);
+    if (next >= this.dataLen) next -= this.dataLen;
+    this.localWr = next;
+    Atomics.store(this.words, this.wrWord, next);
+    return len;
+  }
+
+  /**
+   * pbuf_read: with `dst` null returns the next packet's length (0 when empty) without consuming it;
+   * otherwise copies it into dst (from dstOffset, at most maxLen bytes and never past dst's end) and
+   * publishes rd_idx. Returns the length, 0 when empty, -ENOMEM when it does not fit (the packet
+   * stays), -EINVAL for a corrupt wr_idx or a dstOffset outside dst, -EAGAIN when the header claims
+   * more than was written.
+   */
+  read(dst: Uint8Array | null, maxLen: number = dst ? dst.length : 0, dstOffset = 0): number {
+    const wr = Atomics.load(this.words, this.wrWord);
+    if ((wr & 3) !== 0 || wr < 0 || wr >= this.dataLen) return -EINVAL;
+    const rd = this.localRd;
+    if (rd === wr) return 0;
+    const d = this.data;
+    const plen = (d[rd]! << 8) | d[rd + 1]!;
+    if (dst === null) return plen;
+    if (!Number.isInteger(dstOffset) || dstOffset < 0 || dstOffset > dst.length) return -EINVAL;
+    if (plen > maxLen || plen > dst.length - dstOffset) return -ENOMEM;
+    if (this.occupied(wr, rd) < plen + PBUF_PACKET_LEN_SZ) return -EAGAIN;
+    let at = rd + PBUF_PACKET_LEN_SZ;
+    if (at === this.dataLen) at = 0;
+    const first = Math.min(plen, this.dataLen - at);
+    dst.set(d.subarray(at, at + first), dstOffset);
+    if (first < plen) dst.set(d.subarray(0, plen - first), dstOffset + first);
+    let next = roundUp4(at + plen);
+    if (next >= this.dataLen) next -= this.dataLen;
+    this.localRd = next;
+    Atomics.store(this.words, PBUF_RD_IDX_OFFSET / 4, next);
+    return plen;
+  }
+
+  /** The shared indexes as they are in memory now (for tests and diagnostics). */
+  indexes(): { rd: number; wr: number } {
+    return { rd: Atomics.load(this.words, PBUF_RD_IDX_OFFSET / 4), wr: Atomics.load(this.words, this.wrWord) };
+  }
+
+  /** pbuf_handshake_read: the u32 at @4. Throws without a handshake word (@4 may be wr_idx then). */
+  handshakeRead(): number {
+    this.requireHandshake();
+    return Atomics.load(this.words, PBUF_HANDSHAKE_OFFSET / 4) >>> 0;
+  }
+
+  /** pbuf_handshake_write: the reader's u32 at @4. Throws without a handshake word. */
+  handshakeWrite(v: number): void {
+    this.requireHandshake();
+    Atomics.store(this.words, PBUF_HANDSHAKE_OFFSET / 4, v | 0);
+  }
+
+  private requireHandshake(): void {
+    if (!this.handshake) throw new PbufConfigError(`pbuf ${this.name}: configured without a handshake word`);
+  }
+}
