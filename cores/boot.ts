@@ -17,8 +17,39 @@ export interface CoreInfo {
   procId: number;
 }
 
+/** One IPC instance of a Zephyr core, as its devicetree describes it (checked by soc/devicetree). */
+export interface ZephyrIpcInstanceImage {
+  /** Node name ("ipc0"): what firmware looks the instance up by. */
+  name: string;
+  labels: string[];
+  compatible: 'zephyr,ipc-icmsg' | 'zephyr,ipc-icbmsg';
+  txRegion: { label: string; base: number; size: number };
+  rxRegion: { label: string; base: number; size: number };
+  txBlocks?: number;
+  rxBlocks?: number;
+  mboxTx: number;
+  mboxRx: number;
+  dcacheAlignment: number;
+  unbound: 'disable' | 'enable' | 'detect';
+  /** Where it was defined, for messages ("app.overlay:14:5"). */
+  where: string;
+}
+
+/** A Zephyr core's configuration from its devicetree and Kconfig. */
+export interface ZephyrCoreImage {
+  instances: ZephyrIpcInstanceImage[];
+  /** The MBOX controller's masks (nordic,mbox-nrf-ipc tx-mask / rx-mask). */
+  mboxTxMask: number;
+  mboxRxMask: number;
+  /** Devicetree files the configuration came from. */
+  dtFiles: string[];
+  kconfig: Record<string, number>;
+}
+
+export type Platform = 'j721e' | 'nrf5340';
+
 export interface SocImage {
-  platform: 'j721e';
+  platform: Platform;
   profile: string;
   cores: CoreInfo[];
   regions: RegionDescriptor[];
@@ -30,6 +61,10 @@ export interface SocImage {
   rscTables: Record<string, number>;
   /** Linux DMA region of each remote core (J7). */
   dmaRegions: Record<string, number>;
+  /** Zephyr cores' IPC configuration, by core name (nRF5340). */
+  zephyr: Record<string, ZephyrCoreImage>;
+  /** nRF5340: which IPC instance each core owns, its base address and interrupt line. */
+  nrfIpc?: { instances: number; cores: Record<string, { instance: number; base: number; line: number }> };
 }
 
 export interface CoreBoot {

@@ -11,6 +11,8 @@ import type { CoreRuntime } from './runtime.js';
 import type { PdkIpc } from './rtos/pdk-ipc.js';
 import * as PDK from './rtos/pdk-types.js';
 import type { TiRpmsgChar } from './linux/rpmsg-char.js';
+import { Semaphore } from './runtime.js';
+import type { ZephyrApi } from './zephyr/api.js';
 
 export interface LatencySummary {
   count: number;
@@ -86,8 +88,13 @@ export interface FirmwareContext {
   };
   /** Physical memory and device registers by address. */
   readonly bus: Bus;
-  readonly spinlock: HwSpinlockDriver;
-  readonly mailbox: MailboxDriver;
+  /** Hardware spinlocks and the TI mailbox driver (J721E cores). */
+  readonly spinlock?: HwSpinlockDriver;
+  readonly mailbox?: MailboxDriver;
+  /** A counting semaphore for this core's tasks: give() from anywhere, take(timeoutMs) waits. */
+  semaphore(name: string, initial?: number): { give(): void; take(timeoutMs?: number): Promise<boolean>; readonly count: number };
+  /** Zephyr's ipc_service API, DEVICE_DT_GET and kernel helpers (Zephyr cores). */
+  readonly zephyr?: ZephyrApi;
   /** TI PDK IPC (RTOS cores). */
   readonly ipc?: PdkApi;
   /** ti-rpmsg-char over emulated rpmsg_char devices (Linux cores). */
@@ -104,8 +111,9 @@ export interface ContextParts {
   log: Logger;
   args: Record<string, string>;
   bus: Bus;
-  spinlock: HwSpinlockDriver;
-  mailbox: MailboxDriver;
+  spinlock?: HwSpinlockDriver;
+  mailbox?: MailboxDriver;
+  zephyr?: ZephyrApi;
   ipc?: PdkApi;
   rpmsgChar?: TiRpmsgChar;
 }
@@ -129,6 +137,17 @@ export function createContext(p: ContextParts): FirmwareContext {
     bus: p.bus,
     spinlock: p.spinlock,
     mailbox: p.mailbox,
+    semaphore: (name: string, initial = 0) => {
+      const s = new Semaphore(rt, name, initial);
+      return Object.freeze({
+        give: () => s.post(),
+        take: (timeoutMs = Infinity) => s.pend(timeoutMs),
+        get count() {
+          return s.value;
+        },
+      });
+    },
+    zephyr: p.zephyr,
     ipc: p.ipc,
     rpmsgChar: p.rpmsgChar,
     stats: Object.freeze({ summarize }),

@@ -12,7 +12,10 @@ import { InterruptController } from '../shared/irq.js';
 import { IPC_MPU1_0, J721E_PROC_NAMES } from '../shared/j721e.js';
 import type { CoreBoot, CoreRunResult, CoreStatus } from './boot.js';
 import { createContext, pdkApi, type FirmwareContext } from './context.js';
-import { wireJ721eCore } from './j721e-core.js';
+import { wireJ721eCore, type J721eCore } from './j721e-core.js';
+import { wireNrf5340Core, type Nrf5340Core } from './nrf5340-core.js';
+import { zephyrApi } from './zephyr/api.js';
+import { createZephyrIpc, type ZephyrIpcStack } from './zephyr/instances.js';
 import { nodeEndpoint } from './node-endpoint.js';
 import { LinuxRpmsgHost } from './linux/virtio-rpmsg.js';
 import { createTiRpmsgChar } from './linux/rpmsg-char.js';
@@ -34,12 +37,15 @@ const control = new CoreControl(image.controlSab, image.controlLayout.coreContro
 const irq = new InterruptController(image.controlSab, image.controlLayout.irq, image.cores.length);
 const rt = new CoreRuntime({ index: info.index, name: info.name, irq, control });
 
-const { bus, mailbox, spinlock } = wireJ721eCore(image, info, rt, irq, control);
+const j7: J721eCore | undefined = image.platform === 'j721e' ? wireJ721eCore(image, info, rt, irq, control) : undefined;
+const nrf: Nrf5340Core | undefined = image.platform === 'nrf5340' ? wireNrf5340Core(image, info, rt, irq) : undefined;
+const bus = (j7 ?? nrf)!.bus;
 
 let firmware: FirmwareMain | undefined;
 let firmwarePath = '';
 let pdk: PdkIpc | undefined;
 let linuxHost: LinuxRpmsgHost | undefined;
+let zephyr: ZephyrIpcStack | undefined;
 let running: Promise<CoreRunResult> | undefined;
 
 const errorInfo = (err: unknown): { message: string; stack?: string; where?: string } => {
@@ -102,7 +108,9 @@ const api = {
       stats: {
         isrs: control.isrCount(info.index),
         spuriousIrqs: rt.spurious,
-        mailbox: { ...mailbox.stats, backlog: mailbox.backlog },
+        ...(j7 ? { mailbox: { ...j7.mailbox.stats, backlog: j7.mailbox.backlog } } : {}),
+        ...(nrf ? { mbox: { ...nrf.mbox.stats, ...nrf.ipcBank.stats(image.nrfIpc!.cores[info.name]!.instance) } } : {}),
+        ...(zephyr ? { ipc: zephyr.service.status(), endpoints: zephyr.service.endpoints.map((e) => ({ ...e })) } : {}),
         ...(pdk ? { rpmsg: { ...pdk.stats } } : {}),
         ...(linuxHost ? { rpmsg: linuxHost.statistics() } : {}),
       },
@@ -118,8 +126,15 @@ const api = {
 function buildContext(args: Record<string, string>): FirmwareContext {
   const parts = {
     rt, info, cores: image.cores, platform: image.platform, profile: image.profile,
-    log, args, bus, spinlock, mailbox,
+    log, args, bus, spinlock: j7?.spinlock, mailbox: j7?.mailbox,
   };
+  if (info.os === 'zephyr') {
+    const z = image.zephyr[info.name];
+    if (!nrf || !z) throw new Error(`core ${info.name}: a Zephyr core needs an nRF-style SoC with its devicetree configuration`);
+    zephyr = createZephyrIpc({ core: info.name, rt, bus, mbox: nrf.mbox, image: z });
+    return createContext({ ...parts, zephyr: zephyrApi(zephyr.service, rt) });
+  }
+  const { mailbox } = j7!;
   if (info.os === 'rtos') {
     pdk = new PdkIpc({
       rt, bus, mailbox, log, selfProcId: info.procId, procNames: J721E_PROC_NAMES, rscTableAddr: image.rscTables[info.name],

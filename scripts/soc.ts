@@ -1,21 +1,26 @@
 // `npm run soc -- --profile j7 [options]`: boot a SoC, run its firmware to completion, report.
 
 import { parseArgs } from 'node:util';
+import { DevicetreeError } from '../soc/devicetree/errors.js';
+import { loadProfileFile } from '../soc/profile-file.js';
 import { BUILTIN_PROFILES, ProfileError, findProfile, type SocProfile } from '../soc/profile.js';
 import { createLogSink, LOG_LEVELS } from '../soc/log.js';
 import { buildReport, formatReport } from '../soc/report.js';
-import { Soc } from '../soc/soc.js';
+import { PROJECT_ROOT, Soc } from '../soc/soc.js';
 
 const HELP = `hetsoc: run a heterogeneous SoC's cores as threads and their IPC in shared memory
 
-Usage: npm run soc -- --profile NAME [options]
+Usage: npm run soc -- --profile NAME|FILE.json [options]
 
 Options:
-  --profile NAME         SoC profile to boot (default: j7). Built-in: ${Object.keys(BUILTIN_PROFILES).join(', ')}
+  --profile NAME         SoC profile to boot (default: j7). Built-in: ${Object.keys(BUILTIN_PROFILES).join(', ')};
+                         or the path of your own board's profile file (JSON, see README "Your own board")
   --firmware CORE=PATH   run PATH (.ts or .js, default export async main(ctx)) on CORE instead of the
                          profile's firmware; repeatable. PATH is relative to the current directory.
   --cores LIST           power on only these cores (comma-separated names); the others stay off
-  --messages N           pings per core pair for the default echo firmware (default 100)
+  --messages N           pings per core pair for the default echo firmware (j7: default 100,
+                         nrf5340: ping-pong messages per endpoint, default 100)
+  --duration MS          length of the nrf5340 throughput phase (default 1000)
   --arg KEY=VALUE        extra argument for every core's firmware (ctx.args.KEY); repeatable
   --timeout MS           watchdog: a core whose main() has not returned by then is reported
                          with what it waits on (default 60000)
@@ -24,8 +29,9 @@ Options:
   -v, --verbose          same as --log-level info
   -h, --help             this text
 
-Exit status: 0 when every core finished and every ping got its pong; 1 when the run failed
-(a core faulted or got stuck, a message was lost); 2 for a usage error.
+Exit status: 0 when every core finished and every check passed; 1 when the run failed (a core
+faulted or got stuck, a message was lost or corrupt); 2 for a usage error, an unknown profile or a
+devicetree error (reported with file:line:column).
 
 Profiles:
 ${Object.values(BUILTIN_PROFILES).map((p) => `  ${p.name.padEnd(10)} ${p.description}\n  ${''.padEnd(10)} cores: ${p.cores.map((c) => c.name).join(', ')}`).join('\n')}
@@ -71,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
         firmware: { type: 'string', multiple: true },
         cores: { type: 'string' },
         messages: { type: 'string' },
+        duration: { type: 'string' },
         arg: { type: 'string', multiple: true },
         timeout: { type: 'string' },
         json: { type: 'boolean' },
@@ -88,9 +95,18 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const profile = selectCores(findProfile(values.profile ?? 'j7'), values.cores);
+  const name = values.profile ?? 'j7';
+  const base = /[\\/]|\.json$/i.test(name) ? loadProfileFile(name, PROJECT_ROOT) : findProfile(name);
+  const profile = selectCores(base, values.cores);
   const firmware = keyValues(values.firmware, '--firmware');
-  const args = { ...keyValues(values.arg, '--arg'), messages: String(positiveInt(values.messages, '--messages', 100)) };
+  const args: Record<string, string> = {
+    ...profile.defaults,
+    ...keyValues(values.arg, '--arg'),
+    messages: String(positiveInt(values.messages, '--messages', 100)),
+  };
+  if (values.duration !== undefined || profile.defaults?.duration !== undefined) {
+    args.duration = String(positiveInt(values.duration ?? profile.defaults?.duration, '--duration', 1000));
+  }
   const timeoutMs = positiveInt(values.timeout, '--timeout', 60_000);
   const level = values['log-level'] ?? (values.verbose ? 'info' : 'warn');
   if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level ${level}: use one of ${LOG_LEVELS.join(', ')}`);
@@ -113,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    const usage = err instanceof UsageError || err instanceof ProfileError;
+    const usage = err instanceof UsageError || err instanceof ProfileError || err instanceof DevicetreeError;
     process.stderr.write(`hetsoc: ${err.message}\n${usage ? 'Run with --help for usage.\n' : ''}`);
     process.exit(usage ? 2 : 1);
   },

@@ -2,7 +2,7 @@
 // clusters, spinlock bank, the RTOS vring region, each remote core's Linux DMA region and the
 // resource table linked into its image), zeroed at power-on, and the emulator's control block.
 
-import type { CoreInfo, SocImage } from '../cores/boot.js';
+import type { CoreInfo, SocImage, ZephyrCoreImage } from '../cores/boot.js';
 import { CoreControl } from '../shared/core-control.js';
 import { InterruptController } from '../shared/irq.js';
 import {
@@ -15,12 +15,18 @@ import { MailboxTxWait } from '../shared/mailbox-txwait.js';
 import { type RegionDescriptor, ramRegion, validateRegions } from '../shared/memory-map.js';
 import { writeTiResourceTable } from '../shared/rsc-table.js';
 import { SpinlockBank } from '../shared/spinlock.js';
+import { buildNrf5340Image } from './image-nrf5340.js';
 import type { SocProfile } from './profile.js';
 
 const TRACE_NAMES: Record<string, string> = { r5f: 'trace:r5f0', c66x: 'trace:c66xdsp', c7x: 'trace:c7xdsp', a72: 'trace:a72' };
 
-export function buildImage(profile: SocProfile, hostCpus: number): SocImage {
-  const cores: CoreInfo[] = profile.cores.map((c, index) => ({ index, name: c.name, kind: c.kind, os: c.os, procId: c.procId }));
+/**
+ * Builds the SoC image of `profile`. Zephyr cores' IPC configuration (from their devicetrees, see
+ * soc/zephyr-config.ts) comes in `zephyr`.
+ */
+export function buildImage(profile: SocProfile, hostCpus: number, zephyr: Record<string, ZephyrCoreImage> = {}): SocImage {
+  if (profile.platform === 'nrf5340') return buildNrf5340Image(profile, hostCpus, zephyr);
+  const cores: CoreInfo[] = profile.cores.map((c, index) => ({ index, name: c.name, kind: c.kind, os: c.os, procId: c.procId ?? index }));
   if (cores.length > 31) throw new Error(`profile ${profile.name}: ${cores.length} cores; at most 31 are supported`);
   const regions: RegionDescriptor[] = [];
 
@@ -61,6 +67,6 @@ export function buildImage(profile: SocProfile, hostCpus: number): SocImage {
 
   return {
     platform: profile.platform, profile: profile.name, cores, regions, controlSab,
-    controlLayout: { coreControl, irq, txWait }, hostCpus, rscTables, dmaRegions,
+    controlLayout: { coreControl, irq, txWait }, hostCpus, rscTables, dmaRegions, zephyr: {},
   };
 }

@@ -1,29 +1,42 @@
 // SoC profiles: which cores a SoC has, what each runs, and platform options. Built-in profiles
 // live in soc/profiles/; `--profile NAME` picks one.
 
-import type { CoreKind, CoreOs } from '../cores/boot.js';
+import type { CoreKind, CoreOs, Platform } from '../cores/boot.js';
 import { j7 } from './profiles/j7.js';
+import { nrf5340 } from './profiles/nrf5340.js';
 
 export interface CoreProfile {
   name: string;
   kind: CoreKind;
   os: CoreOs;
-  /** Platform processor id (TI PDK proc id on J721E). */
-  procId: number;
-  /** Firmware script, relative to the project root for built-in profiles. */
+  /** Platform processor id (TI PDK proc id on J721E; defaults to the core's index elsewhere). */
+  procId?: number;
+  /** Firmware script, relative to the profile's root (the project root for built-in profiles). */
   firmware: string;
+  /** Zephyr cores: devicetree files (SoC base first, then overlays), relative to the profile's root. */
+  devicetree?: string[];
+  /** Zephyr cores: Kconfig options hetsoc honours (e.g. CONFIG_PBUF_RX_READ_BUF_SIZE). */
+  kconfig?: Record<string, number>;
   /** Delay after power-on before the core's OS starts, in ms (Linux on J7 boots late). */
   bootDelayMs?: number;
 }
 
 export interface SocProfile {
   name: string;
-  platform: 'j721e';
+  platform: Platform;
   description: string;
   cores: CoreProfile[];
+  /** nRF5340: RAM both cores reach (default: the IPC shared RAM at 0x20070000, 64 KiB). */
+  sharedMemory?: { name: string; base: number; size: number }[];
+  /** Directory relative paths resolve against (built-ins: the project root). */
+  root?: string;
+  /** File the profile was read from (user profiles). */
+  source?: string;
+  /** Default CLI arguments of this profile's firmware (e.g. duration). */
+  defaults?: Record<string, string>;
 }
 
-export const BUILTIN_PROFILES: Readonly<Record<string, SocProfile>> = { j7 };
+export const BUILTIN_PROFILES: Readonly<Record<string, SocProfile>> = { j7, nrf5340 };
 
 export class ProfileError extends Error {
   override name = 'ProfileError';
@@ -32,7 +45,9 @@ export class ProfileError extends Error {
 export function findProfile(name: string): SocProfile {
   const p = BUILTIN_PROFILES[name];
   if (!p) {
-    throw new ProfileError(`unknown profile "${name}"; available: ${Object.keys(BUILTIN_PROFILES).join(', ')}`);
+    throw new ProfileError(
+      `unknown profile "${name}"; built-in profiles: ${Object.keys(BUILTIN_PROFILES).join(', ')} (or give the path of a profile .json file)`,
+    );
   }
   return p;
 }

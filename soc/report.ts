@@ -15,13 +15,56 @@ export interface PairReport {
   error?: string;
 }
 
+/** One ipc_service endpoint as the core's service layer counted it (Zephyr cores). */
+export interface EndpointReport {
+  core: string;
+  instance: string;
+  name: string;
+  backend: string;
+  bound: boolean;
+  sent: number;
+  received: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Bytes sent per second, between the endpoint's first and last send. */
+  bytesPerSec: number;
+}
+
+/** One direction of a throughput phase, as the firmware measured and checked it. */
+export interface ThroughputReport {
+  from: string;
+  to: string;
+  instance: string;
+  durationMs: number;
+  messages: number;
+  bytes: number;
+  bytesPerSec: number;
+  /** -ENOMEM answers while the TX buffer was full. */
+  busy?: number;
+  errors: number;
+}
+
 export interface RunReport {
   ok: boolean;
   profile: string;
   durationMs: number;
   cores: { name: string; state: string; error?: string; where?: string; at?: string; waits?: string[]; result?: unknown }[];
   pairs: PairReport[];
+  endpoints: EndpointReport[];
+  throughput: ThroughputReport[];
   problems: string[];
+}
+
+function endpointsOf(o: CoreOutcome): EndpointReport[] {
+  const list = (o.stats as { endpoints?: unknown } | undefined)?.endpoints;
+  if (!Array.isArray(list)) return [];
+  return list.map((e: Record<string, number & string & boolean>) => {
+    const span = (e.lastSendUs - e.firstSendUs) / 1e6;
+    return {
+      core: o.name, instance: e.instance, name: e.name, backend: e.backend, bound: e.bound, sent: e.sent, received: e.received,
+      bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, bytesPerSec: span > 0 ? Math.round(e.bytesSent / span) : 0,
+    };
+  });
 }
 
 function isPair(p: unknown): p is PairReport {
@@ -42,7 +85,13 @@ export function faultLocation(stack: string | undefined): string | undefined {
 export function buildReport(profile: string, outcomes: CoreOutcome[], durationMs: number): RunReport {
   const problems: string[] = [];
   const pairs: PairReport[] = [];
+  const endpoints: EndpointReport[] = [];
+  const throughput: ThroughputReport[] = [];
   for (const o of outcomes) {
+    endpoints.push(...endpointsOf(o));
+    const res = o.result as { problems?: unknown; throughput?: unknown } | undefined;
+    if (Array.isArray(res?.problems)) for (const p of res.problems) problems.push(`core ${o.name}: ${String(p)}`);
+    if (Array.isArray(res?.throughput)) throughput.push(...(res.throughput as ThroughputReport[]));
     if (o.state !== 'finished') {
       const waits = o.waits?.length ? `; waiting on: ${o.waits.join(', ')}` : '';
       const at = faultLocation(o.error?.stack);
@@ -75,6 +124,8 @@ export function buildReport(profile: string, outcomes: CoreOutcome[], durationMs
       ...(o.result !== undefined && !Array.isArray((o.result as { pairs?: unknown })?.pairs) ? { result: o.result } : {}),
     })),
     pairs,
+    endpoints,
+    throughput,
     problems,
   };
 }
@@ -83,7 +134,36 @@ function round(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? Math.round(v * 10) / 10 : 0;
 }
 
+function table(head: string[], rows: string[][], leftCols: number): string[] {
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < leftCols ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ');
+  return [line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line), ''];
+}
+
+function formatZephyr(r: RunReport): string[] {
+  const out: string[] = [];
+  if (r.endpoints.length) {
+    out.push(...table(['core', 'instance', 'endpoint', 'backend', 'sent', 'received', 'bytes sent', 'bytes received', 'B/s sent'],
+      r.endpoints.map((e) => [e.core, e.instance, e.name, e.backend.replace('zephyr,ipc-', ''), String(e.sent), String(e.received),
+        String(e.bytesSent), String(e.bytesReceived), String(e.bytesPerSec)]), 4));
+  }
+  if (r.throughput.length) {
+    out.push(...table(['from', 'to', 'instance', 'ms', 'messages', 'bytes', 'B/s', 'busy', 'errors'],
+      r.throughput.map((t) => [t.from, t.to, t.instance, String(t.durationMs), String(t.messages), String(t.bytes), String(t.bytesPerSec),
+        String(t.busy ?? 0), String(t.errors)]), 3));
+  }
+  return out;
+}
+
 export function formatReport(r: RunReport): string {
+  if (r.endpoints.length || r.throughput.length) {
+    const out = formatZephyr(r);
+    out.push(`cores: ${r.cores.map((c) => `${c.name} ${c.state}`).join(', ')}`);
+    out.push(`${r.endpoints.length} endpoints, ${r.throughput.length} throughput directions, ${r.durationMs} ms`);
+    if (r.ok) out.push('OK: every endpoint bound, every message arrived intact, every check passed');
+    else out.push('FAILED:', ...r.problems.map((p) => `  - ${p}`));
+    return out.join('\n');
+  }
   const head = ['from', 'to', 'sent', 'received', 'lost', 'rtt p50 us', 'rtt p99 us'];
   const rows = r.pairs.map((p) => [p.from, p.to, String(p.sent), String(p.received), String(p.expected - p.received),
     p.rttP50Us.toFixed(1), p.rttP99Us.toFixed(1)]);

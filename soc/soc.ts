@@ -8,13 +8,14 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import type { CoreBoot, CoreRunResult, CoreStatus, SocImage } from '../cores/boot.js';
+import type { CoreBoot, CoreRunResult, CoreStatus, SocImage, ZephyrCoreImage } from '../cores/boot.js';
 import { nodeEndpoint } from '../cores/node-endpoint.js';
 import type { CoreApi } from '../cores/worker.js';
 import { prepareFirmware, type FirmwareBuild } from './firmware.js';
 import { buildImage } from './image.js';
 import type { LogSink } from './log.js';
 import type { SocProfile } from './profile.js';
+import { loadZephyrConfigs } from './zephyr-config.js';
 
 /** The project root (where package.json is), for built-in firmware paths. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -57,13 +58,14 @@ export class Soc {
   readonly image: SocImage;
   private readonly cores: CoreHandle[] = [];
 
-  private constructor(readonly profile: SocProfile, private readonly opts: SocOptions) {
-    this.image = buildImage(profile, opts.hostCpus ?? availableParallelism());
+  private constructor(readonly profile: SocProfile, private readonly opts: SocOptions, zephyr: Record<string, ZephyrCoreImage>) {
+    this.image = buildImage(profile, opts.hostCpus ?? availableParallelism(), zephyr);
   }
 
-  /** Builds the SoC, spawns its cores and loads their firmware. */
+  /** Builds the SoC (reading Zephyr cores' devicetrees), spawns its cores and loads their firmware. */
   static async create(profile: SocProfile, opts: SocOptions): Promise<Soc> {
-    const soc = new Soc(profile, opts);
+    const zephyr = await loadZephyrConfigs(profile, profile.root ?? PROJECT_ROOT);
+    const soc = new Soc(profile, opts, zephyr);
     const names = new Set(profile.cores.map((c) => c.name));
     for (const core of Object.keys(opts.firmware ?? {})) {
       if (!names.has(core)) throw new SocError(`--firmware ${core}=...: profile ${profile.name} has no core "${core}"; cores: ${[...names].join(', ')}`);
@@ -81,7 +83,7 @@ export class Soc {
     const { sink } = this.opts;
     const builds = await Promise.all(this.profile.cores.map((c) => {
       const override = this.opts.firmware?.[c.name];
-      return override !== undefined ? prepareFirmware(c.name, override, process.cwd()) : prepareFirmware(c.name, c.firmware, PROJECT_ROOT);
+      return override !== undefined ? prepareFirmware(c.name, override, process.cwd()) : prepareFirmware(c.name, c.firmware, this.profile.root ?? PROJECT_ROOT);
     }));
     this.profile.cores.forEach((c, index) => {
       const { port1, port2 } = new MessageChannel();

@@ -1,0 +1,227 @@
+// Zephyr's ipc_service API (include/zephyr/ipc/ipc_service.h, subsys/ipc/ipc_service/ipc_service.c):
+// one front for every backend, instances looked up by devicetree node name. The service layer does
+// the argument checks and hook lookups (-EINVAL, -ENOENT, -EIO) and leaves the rest to the backend.
+// It also counts what each endpoint sent and received, for the run report.
+
+import { EINVAL, EIO, ENOENT } from '../../shared/zephyr-errno.js';
+import type { IpcBackend, IpcDevice, IpcEpt, IpcEptCfg, TxBufferRequest } from './backend.js';
+import type { KTimeout } from './kernel.js';
+
+export interface EndpointStats {
+  instance: string;
+  name: string;
+  backend: string;
+  sent: number;
+  received: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Core clock (µs) of the first and last successful send. */
+  firstSendUs: number;
+  lastSendUs: number;
+  firstReceiveUs: number;
+  lastReceiveUs: number;
+  bound: boolean;
+}
+
+interface Instance {
+  device: IpcDevice;
+  backend: IpcBackend;
+}
+
+interface EndpointRecord {
+  stats: EndpointStats;
+  token: unknown;
+}
+
+export class IpcServiceError extends Error {
+  override name = 'IpcServiceError';
+}
+
+export class IpcService {
+  private readonly instances = new Map<string, Instance>();
+  private readonly byDevice = new Map<IpcDevice, Instance>();
+  /** Every endpoint ever registered (kept after deregistration for the report). */
+  readonly endpoints: EndpointStats[] = [];
+  private readonly live = new WeakMap<IpcEpt, EndpointRecord>();
+
+  constructor(private readonly core: string, private readonly now: () => number) {}
+
+  /** Adds an instance (done by the core's boot from the devicetree). `aliases` are its labels. */
+  addInstance(name: string, backend: IpcBackend, aliases: readonly string[] = []): IpcDevice {
+    const device: IpcDevice = Object.freeze({ name, compatible: backend.compatible });
+    const inst = { device, backend };
+    for (const n of [name, ...aliases]) this.instances.set(n, inst);
+    this.byDevice.set(device, inst);
+    return device;
+  }
+
+  /** DEVICE_DT_GET(DT_NODELABEL(name)) / device_get_binding: the instance, or a clear error. */
+  device(name: string): IpcDevice {
+    const inst = this.instances.get(name);
+    if (!inst) {
+      const known = [...new Set([...this.instances.values()].map((i) => i.device.name))];
+      throw new IpcServiceError(
+        `core ${this.core}: no IPC instance "${name}" in the devicetree (enabled instances: ${known.length ? known.join(', ') : 'none'})`,
+      );
+    }
+    return inst.device;
+  }
+
+  private inst(dev: IpcDevice | undefined): Instance | undefined {
+    return dev ? this.byDevice.get(dev) : undefined;
+  }
+
+  open_instance(dev: IpcDevice): number {
+    if (!dev) return -EINVAL;
+    const i = this.inst(dev);
+    if (!i) return -EIO;
+    return i.backend.open_instance ? i.backend.open_instance() : 0;
+  }
+
+  close_instance(dev: IpcDevice): number {
+    if (!dev) return -EINVAL;
+    const i = this.inst(dev);
+    if (!i) return -EIO;
+    return i.backend.close_instance ? i.backend.close_instance() : 0;
+  }
+
+  register_endpoint(dev: IpcDevice, ept: IpcEpt, cfg: IpcEptCfg): number {
+    if (!dev || !ept || !cfg || typeof cfg !== 'object' || typeof cfg.cb !== 'object' || cfg.cb === null) return -EINVAL;
+    const i = this.inst(dev);
+    if (!i) return -EIO;
+    ept.instance = dev;
+    const stats: EndpointStats = {
+      instance: dev.name, name: String(cfg.name ?? ''), backend: i.backend.compatible, sent: 0, received: 0, bytesSent: 0,
+      bytesReceived: 0, firstSendUs: 0, lastSendUs: 0, firstReceiveUs: 0, lastReceiveUs: 0, bound: false,
+    };
+    const user = cfg.cb;
+    const counted: IpcEptCfg = {
+      ...cfg,
+      cb: {
+        bound: (priv) => {
+          stats.bound = true;
+          user.bound?.(priv);
+        },
+        unbound: (priv) => {
+          stats.bound = false;
+          user.unbound?.(priv);
+        },
+        received: (data, len, priv) => {
+          const t = this.now();
+          if (stats.received === 0) stats.firstReceiveUs = t;
+          stats.lastReceiveUs = t;
+          stats.received++;
+          stats.bytesReceived += len;
+          user.received?.(data, len, priv);
+        },
+        error: (msg, priv) => user.error?.(msg, priv),
+      },
+    };
+    const rec: EndpointRecord = { stats, token: undefined };
+    const r = i.backend.register_endpoint(counted, (token) => {
+      rec.token = token;
+    });
+    if (r !== 0) return r;
+    ept.token = rec.token;
+    this.live.set(ept, rec);
+    this.endpoints.push(stats);
+    return 0;
+  }
+
+  private lookup(ept: IpcEpt): { i: Instance; rec: EndpointRecord } | number {
+    if (!ept) return -EINVAL;
+    if (!ept.instance) return -ENOENT;
+    const i = this.inst(ept.instance);
+    const rec = this.live.get(ept);
+    if (!i || !rec) return -ENOENT;
+    return { i, rec };
+  }
+
+  deregister_endpoint(ept: IpcEpt): number {
+    const l = this.lookup(ept);
+    if (typeof l === 'number') return l;
+    if (!l.i.backend.deregister_endpoint) return -EIO;
+    const r = l.i.backend.deregister_endpoint(l.rec.token);
+    if (r !== 0) return r;
+    l.rec.stats.bound = false;
+    this.live.delete(ept);
+    ept.instance = undefined;
+    return 0;
+  }
+
+  private countSend(stats: EndpointStats, r: number): void {
+    if (r < 0) return;
+    const t = this.now();
+    if (stats.sent === 0) stats.firstSendUs = t;
+    stats.lastSendUs = t;
+    stats.sent++;
+    stats.bytesSent += r;
+  }
+
+  send(ept: IpcEpt, data: Uint8Array, len?: number): number {
+    const l = this.lookup(ept);
+    if (typeof l === 'number') return l;
+    if (!(data instanceof Uint8Array)) return -EINVAL;
+    const n = len ?? data.length;
+    if (!(Number.isInteger(n) && n >= 0 && n <= data.length)) return -EINVAL;
+    const r = l.i.backend.send(l.rec.token, data, n);
+    this.countSend(l.rec.stats, r);
+    return r;
+  }
+
+  get_tx_buffer_size(ept: IpcEpt): number {
+    const l = this.lookup(ept);
+    if (typeof l === 'number') return l;
+    return l.i.backend.get_tx_buffer_size ? l.i.backend.get_tx_buffer_size(l.rec.token) : -EIO;
+  }
+
+  async get_tx_buffer(ept: IpcEpt, req: TxBufferRequest, wait: KTimeout): Promise<number> {
+    const l = this.lookup(ept);
+    if (typeof l === 'number') return l;
+    if (!req || typeof req !== 'object') return -EINVAL;
+    const b = l.i.backend;
+    if (!b.get_tx_buffer || !b.send_nocopy) return -EIO;
+    return b.get_tx_buffer(l.rec.token, req, wait);
+  }
+
+  drop_tx_buffer(ept: IpcEpt, data: Uint8Array): number {
+    const l = this.lookup(ept);
+    if (typeof l === 'number') return l;
+    if (!data) return -EINVAL;
+    return l.i.backend.drop_tx_buffer ? l.i.backend.drop_tx_buffer(l.rec.token, data) : -EIO;
+  }
+
+  send_nocopy(ept: IpcEpt, data: Uint8Array, len: number): number {
+    const l = this.lookup(ept);
+    if (typeof l === 'number') return l;
+    if (!data) return -EINVAL;
+    const b = l.i.backend;
+    if (!b.get_tx_buffer || !b.send_nocopy) return -EIO;
+    const r = b.send_nocopy(l.rec.token, data, len);
+    this.countSend(l.rec.stats, r);
+    return r;
+  }
+
+  hold_rx_buffer(ept: IpcEpt, data: Uint8Array): number {
+    const l = this.lookup(ept);
+    if (typeof l === 'number') return l;
+    if (!data) return -EINVAL;
+    const b = l.i.backend;
+    return b.hold_rx_buffer && b.release_rx_buffer ? b.hold_rx_buffer(l.rec.token, data) : -EIO;
+  }
+
+  release_rx_buffer(ept: IpcEpt, data: Uint8Array): number {
+    const l = this.lookup(ept);
+    if (typeof l === 'number') return l;
+    if (!data) return -EINVAL;
+    const b = l.i.backend;
+    return b.hold_rx_buffer && b.release_rx_buffer ? b.release_rx_buffer(l.rec.token, data) : -EIO;
+  }
+
+  /** Backend state per instance, for status(). */
+  status(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [dev, i] of this.byDevice) out[dev.name] = i.backend.status();
+    return out;
+  }
+}
