@@ -16,7 +16,7 @@ function soc(...args: string[]) {
 }
 
 /** A user board directory: the profile's overlays copied, firmware pointing at hetsoc's sample. */
-function userBoard(edit: (app: string) => string = (s) => s): string {
+function userBoard(edit: (app: string) => string = (s) => s, netBootDelayMs?: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'hetsoc-board-'));
   writeFileSync(join(dir, 'app.overlay'), edit(readFileSync(join(ROOT, 'firmware/nrf5340/cpuapp.overlay'), 'utf8')));
   copyFileSync(join(ROOT, 'firmware/nrf5340/cpunet.overlay'), join(dir, 'net.overlay'));
@@ -26,7 +26,10 @@ function userBoard(edit: (app: string) => string = (s) => s): string {
     description: 'a board of my own',
     cores: [
       { name: 'cpuapp', firmware: join(ROOT, 'firmware/nrf5340/ipc-host.ts'), devicetree: ['@hetsoc/soc/dts/nrf5340_cpuapp.dtsi', 'app.overlay'] },
-      { name: 'cpunet', firmware: join(ROOT, 'firmware/nrf5340/ipc-remote.ts'), devicetree: ['@hetsoc/soc/dts/nrf5340_cpunet.dtsi', 'net.overlay'] },
+      {
+        name: 'cpunet', firmware: join(ROOT, 'firmware/nrf5340/ipc-remote.ts'), devicetree: ['@hetsoc/soc/dts/nrf5340_cpunet.dtsi', 'net.overlay'],
+        ...(netBootDelayMs !== undefined ? { bootDelayMs: netBootDelayMs } : {}),
+      },
     ],
   };
   writeFileSync(join(dir, 'board.json'), JSON.stringify(profile, null, 2));
@@ -70,6 +73,37 @@ describe('npm run soc -- --profile nrf5340 (CLI)', function () {
     const r = soc('--profile', join(dir, 'board.json'), '--duration', '200', '--messages', '10', '--json');
     expect(r.code, r.stderr + r.stdout).to.equal(0);
     expect(JSON.parse(r.stdout).profile).to.equal('my-board');
+  });
+
+  it('bonds every instance when the network core boots 400 ms after the application core', () => {
+    const dir = userBoard(undefined, 400);
+    const r = soc('--profile', join(dir, 'board.json'), '--duration', '100', '--messages', '10', '--json');
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.endpoints.every((e: { bound: boolean }) => e.bound)).to.equal(true);
+  });
+
+  it('runs a J7-style user profile: two R5F cores by PDK name with the hello-rpmsg example', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hetsoc-j7-'));
+    const fw = join(ROOT, 'firmware/examples/hello-rpmsg.ts');
+    writeFileSync(join(dir, 'mine.json'), JSON.stringify({
+      name: 'my-j7', platform: 'j721e', cores: [{ name: 'mcu1_0', firmware: fw }, { name: 'mcu2_0', firmware: fw }],
+    }));
+    const r = soc('--profile', join(dir, 'mine.json'), '--json');
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.profile).to.equal('my-j7');
+    expect(doc.cores.map((c: { name: string }) => c.name)).to.deep.equal(['mcu1_0', 'mcu2_0']);
+  });
+
+  it('faults only the core whose firmware throws, and says where', () => {
+    const dir = userBoard();
+    const bad = join(dir, 'bad.ts');
+    writeFileSync(bad, 'export default async function main(ctx: any) {\n  await ctx.sleep(1);\n  throw new Error("boom on " + ctx.core.name);\n}\n');
+    const r = spawnSync(process.execPath, [CLI, '--profile', 'nrf5340', '--firmware', `cpunet=${bad}`, '--duration', '100', '--messages', '5', '--timeout', '8000'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).to.equal(1);
+    expect(r.stdout).to.match(/core cpunet faulted in task "main" at .*bad\.ts:3:\d+: boom on cpunet/);
+    expect(r.stdout).to.match(/cpuapp/);
   });
 
   it('refuses a board whose two sides do not match, naming file, line and column, with exit 2', () => {
