@@ -160,7 +160,8 @@ export function formatReport(r: RunReport): string {
     const out = formatZephyr(r);
     out.push(`cores: ${r.cores.map((c) => `${c.name} ${c.state}`).join(', ')}`);
     out.push(`${r.endpoints.length} endpoints, ${r.throughput.length} throughput directions, ${r.durationMs} ms`);
-    if (r.ok) out.push('OK: every endpoint bound, every message arrived intact, every check passed');
+    const bound = r.endpoints.filter((e) => e.bound).length;
+    if (r.ok) out.push(`OK: every core finished, ${bound}/${r.endpoints.length} endpoints bound, no firmware check failed`);
     else out.push('FAILED:', ...r.problems.map((p) => `  - ${p}`));
     return out.join('\n');
   }
