@@ -10,6 +10,7 @@
 // main() returns what it measured and every check that failed, for the run report.
 import type { FirmwareContext } from '../../cores/context.js';
 import type { IpcEpt } from '../../cores/zephyr/backend.js';
+import type { ThroughputReport } from '../../soc/report.js';
 
 export type Role = 'host' | 'remote';
 
@@ -19,17 +20,6 @@ const END_MAGIC = 0x21444e45; // "END!"
 const MIN_LEN = 40;
 const MAX_LEN = 108;
 
-export interface Throughput {
-  from: string;
-  to: string;
-  instance: string;
-  durationMs: number;
-  messages: number;
-  bytes: number;
-  bytesPerSec: number;
-  busy: number;
-  errors: number;
-}
 
 export async function runSample(ctx: FirmwareContext, role: Role) {
   const z = ctx.zephyr!;
@@ -143,7 +133,7 @@ export async function runSample(ctx: FirmwareContext, role: Role) {
 
   // ---- phase 2: the ICMsg sample's throughput, both directions at once ------------------------
   const ipc1 = channels[2]!;
-  const throughput: Throughput[] = [];
+  const throughput: ThroughputReport[] = [];
   if (problems.length === 0) {
     log.info(`IPC-service ${ROLE} demo started`);
     log.info('Ep bounded');

@@ -27,17 +27,23 @@ function register(core: ZCore, name = 'ep'): Side {
   return side;
 }
 
+/** Starts both cores, registers an endpoint on each and waits until both are bound. */
+async function bonded(p: ZPair, name = 'ep'): Promise<{ a: Side; n: Side }> {
+  p.start(p.app);
+  p.start(p.net);
+  const a = register(p.app, name);
+  const n = register(p.net, name);
+  await until(() => a.bound === 1 && n.bound === 1, 'both sides bound');
+  return { a, n };
+}
+
 describe('ICMsg between cpuapp and cpunet (one thread)', function () {
   let pair: ZPair;
   afterEach(() => pair?.stop());
 
   it('bonds when both cores register at once: bound() fires once on each side', async () => {
     pair = buildZephyrPair([ICMSG]);
-    pair.start(pair.app);
-    pair.start(pair.net);
-    const a = register(pair.app);
-    const n = register(pair.net);
-    await until(() => a.bound === 1 && n.bound === 1, 'both sides bound');
+    const { a, n } = await bonded(pair);
     await new Promise((r) => setTimeout(r, 10));
     expect([a.bound, n.bound]).to.deep.equal([1, 1]);
   });
@@ -98,11 +104,7 @@ describe('ICMsg between cpuapp and cpunet (one thread)', function () {
 
   it('delivers every message in order with its bytes when signals coalesce (several sends, fewer interrupts)', async () => {
     pair = buildZephyrPair([ICMSG]);
-    pair.start(pair.app);
-    pair.start(pair.net);
-    const a = register(pair.app);
-    const n = register(pair.net);
-    await until(() => a.bound === 1 && n.bound === 1, 'bound');
+    const { a, n } = await bonded(pair);
     const total = 200;
     for (let i = 0; i < total; i++) {
       const m = new Uint8Array(1 + (i % 120)).fill(i & 0xFF);
@@ -121,11 +123,7 @@ describe('ICMsg between cpuapp and cpunet (one thread)', function () {
 
   it('faults the receiving core, naming the size, when a message exceeds CONFIG_PBUF_RX_READ_BUF_SIZE (128)', async () => {
     pair = buildZephyrPair([ICMSG]);
-    pair.start(pair.app);
-    pair.start(pair.net);
-    const a = register(pair.app);
-    const n = register(pair.net);
-    await until(() => a.bound === 1 && n.bound === 1, 'bound');
+    const { a, n } = await bonded(pair);
     expect(pair.app.ipc.send(a.ept, new Uint8Array(200))).to.equal(200);
     await until(() => pair.net.rt.fault !== undefined, 'the receiver to fault');
     expect(pair.net.rt.fault!.message).to.match(/ipc1: a 200-byte message arrived but the receive buffer \(CONFIG_PBUF_RX_READ_BUF_SIZE\) is 128 bytes/);
@@ -134,11 +132,7 @@ describe('ICMsg between cpuapp and cpunet (one thread)', function () {
 
   it('takes a larger receive buffer from Kconfig CONFIG_PBUF_RX_READ_BUF_SIZE', async () => {
     pair = buildZephyrPair([ICMSG], { CONFIG_PBUF_RX_READ_BUF_SIZE: 256 });
-    pair.start(pair.app);
-    pair.start(pair.net);
-    const a = register(pair.app);
-    const n = register(pair.net);
-    await until(() => a.bound === 1 && n.bound === 1, 'bound');
+    const { a, n } = await bonded(pair);
     expect(pair.app.ipc.send(a.ept, new Uint8Array(204).fill(7))).to.equal(204);
     await until(() => n.got.length === 1, 'the 204-byte message');
   });
@@ -166,11 +160,7 @@ describe('ipc_service in front of ICMsg (Zephyr tests/subsys/ipc/ipc_service and
 
   it('send after deregister is -ENOENT; deregister twice is -ENOENT; re-register bonds again', async () => {
     pair = buildZephyrPair([ICMSG]);
-    pair.start(pair.app);
-    pair.start(pair.net);
-    const a = register(pair.app);
-    const n = register(pair.net);
-    await until(() => a.bound === 1 && n.bound === 1, 'bound');
+    const { a, n } = await bonded(pair);
     expect(pair.app.ipc.send(a.ept, Uint8Array.of(10))).to.equal(1);
     expect(pair.app.ipc.deregister_endpoint(a.ept)).to.equal(0);
     expect(pair.app.ipc.send(a.ept, Uint8Array.of(10))).to.equal(-ENOENT);
@@ -189,11 +179,7 @@ describe('ipc_service in front of ICMsg (Zephyr tests/subsys/ipc/ipc_service and
 
   it('counts each endpoint\'s messages and bytes for the run report', async () => {
     pair = buildZephyrPair([ICMSG]);
-    pair.start(pair.app);
-    pair.start(pair.net);
-    const a = register(pair.app, 'counted');
-    const n = register(pair.net, 'counted');
-    await until(() => a.bound === 1 && n.bound === 1, 'bound');
+    const { a, n } = await bonded(pair, 'counted');
     for (let i = 0; i < 5; i++) expect(pair.app.ipc.send(a.ept, new Uint8Array(10))).to.equal(10);
     await until(() => n.got.length === 5, '5 messages');
     expect(pair.app.ipc.endpoints[0]).to.include({ instance: 'ipc1', name: 'counted', sent: 5, bytesSent: 50, bound: true });
