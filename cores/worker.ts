@@ -132,7 +132,7 @@ function buildContext(args: Record<string, string>): FirmwareContext {
     const z = image.zephyr[info.name];
     if (!nrf || !z) throw new Error(`core ${info.name}: a Zephyr core needs an nRF-style SoC with its devicetree configuration`);
     zephyr = createZephyrIpc({ core: info.name, rt, bus, mbox: nrf.mbox, image: z });
-    return createContext({ ...parts, zephyr: zephyrApi(zephyr.service, rt) });
+    return createContext({ ...parts, zephyr: zephyrApi(zephyr.service, rt, bus) });
   }
   const { mailbox } = j7!;
   if (info.os === 'rtos') {

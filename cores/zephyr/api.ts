@@ -2,6 +2,8 @@
 // names, DEVICE_DT_GET for instances by devicetree node name, k_timeout_t helpers, a few kernel
 // calls, and Zephyr's errno values (negative returns compare against -EBUSY, -ENOMEM, ...).
 
+import type { Bus } from '../../shared/bus.js';
+import { SPSC_PBUF_CACHE, SpscPbuf } from '../../shared/spsc-pbuf.js';
 import * as ERRNO from '../../shared/zephyr-errno.js';
 import type { CoreRuntime } from '../runtime.js';
 import type { IpcDevice, IpcEpt, IpcEptCfg, TxBufferRequest } from './backend.js';
@@ -37,9 +39,17 @@ export interface ZephyrApi extends Errno {
   k_uptime_get(): number;
   /** Name of a (negative) errno value, e.g. "-ENOMEM". */
   errName(code: number): string;
+  /**
+   * spsc_pbuf_init(buf, blen, flags) on shared memory at physical address `addr`: the producer's
+   * handle (write, alloc/commit). flags: SPSC_PBUF_CACHE for the cache-line layout.
+   */
+  spsc_pbuf_init(addr: number, blen: number, flags?: number): SpscPbuf;
+  /** The consumer's handle (read, claim/free) on a buffer the producer initialised at `addr`. */
+  spsc_pbuf_attach(addr: number, blen: number): SpscPbuf;
+  readonly SPSC_PBUF_CACHE: number;
 }
 
-export function zephyrApi(service: IpcService, rt: CoreRuntime): ZephyrApi {
+export function zephyrApi(service: IpcService, rt: CoreRuntime, bus: Bus): ZephyrApi {
   const t0 = rt.now();
   const api: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(ERRNO)) if (typeof v === 'number') api[k] = v;
@@ -68,6 +78,15 @@ export function zephyrApi(service: IpcService, rt: CoreRuntime): ZephyrApi {
     k_msleep: (ms: number) => rt.sleep(ms),
     k_uptime_get: () => Math.floor((rt.now() - t0) / 1000),
     errName: ERRNO.zephyrErrName,
+    spsc_pbuf_init: (addr: number, blen: number, flags = 0) => {
+      const w = bus.window(addr, blen);
+      return SpscPbuf.init(w.sab, w.byteOffset, blen, { cache: (flags & SPSC_PBUF_CACHE) !== 0 });
+    },
+    spsc_pbuf_attach: (addr: number, blen: number) => {
+      const w = bus.window(addr, blen);
+      return new SpscPbuf(w.sab, w.byteOffset, blen);
+    },
+    SPSC_PBUF_CACHE,
   });
   return Object.freeze(api) as unknown as ZephyrApi;
 }

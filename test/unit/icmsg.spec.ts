@@ -3,6 +3,7 @@
 // leaves, and the ipc_service layer's checks in front of it.
 import { expect } from 'chai';
 import type { IpcEpt } from '../../cores/zephyr/backend.js';
+import { zephyrApi } from '../../cores/zephyr/api.js';
 import { ICMSG_MAGIC } from '../../shared/icmsg-proto.js';
 import { EALREADY, EBUSY, EINVAL, EIO, ENODATA, ENOENT, ENOMEM } from '../../shared/zephyr-errno.js';
 import { until } from '../support/two-cores.js';
@@ -184,5 +185,21 @@ describe('ipc_service in front of ICMsg (Zephyr tests/subsys/ipc/ipc_service and
     await until(() => n.got.length === 5, '5 messages');
     expect(pair.app.ipc.endpoints[0]).to.include({ instance: 'ipc1', name: 'counted', sent: 5, bytesSent: 50, bound: true });
     expect(pair.net.ipc.endpoints[0]).to.include({ received: 5, bytesReceived: 50 });
+  });
+});
+
+describe('spsc_pbuf from firmware (ctx.zephyr.spsc_pbuf_init / spsc_pbuf_attach)', () => {
+  it('lets one core produce and the other consume through shared RAM at a physical address', () => {
+    const pair = buildZephyrPair([ICMSG]);
+    const app = zephyrApi(pair.app.ipc, pair.app.rt, pair.app.bus);
+    const net = zephyrApi(pair.net.ipc, pair.net.rt, pair.net.bus);
+    const tx = app.spsc_pbuf_init(0x2007C000, 216, 0);
+    expect(tx.capacity()).to.equal(196);
+    expect(tx.write(Uint8Array.of(1, 2, 3))).to.equal(3);
+    const rx = net.spsc_pbuf_attach(0x2007C000, 216);
+    const buf = new Uint8Array(8);
+    expect(rx.read(buf, 8)).to.equal(3);
+    expect([...buf.subarray(0, 3)]).to.deep.equal([1, 2, 3]);
+    expect(() => app.spsc_pbuf_init(0x30000000, 216, 0)).to.throw(/0x30000000/);
   });
 });
