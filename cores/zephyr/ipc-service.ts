@@ -29,6 +29,7 @@ interface Instance {
 }
 
 interface EndpointRecord {
+  i: Instance;
   stats: EndpointStats;
   token: unknown;
 }
@@ -117,7 +118,7 @@ export class IpcService {
         error: (msg, priv) => user.error?.(msg, priv),
       },
     };
-    const rec: EndpointRecord = { stats, token: undefined };
+    const rec: EndpointRecord = { i, stats, token: undefined };
     const r = i.backend.register_endpoint(counted, (token) => {
       rec.token = token;
     });
@@ -128,22 +129,22 @@ export class IpcService {
     return 0;
   }
 
-  private lookup(ept: IpcEpt): { i: Instance; rec: EndpointRecord } | number {
+  /** The live endpoint behind `ept` (no allocation: this is on every send), or -EINVAL / -ENOENT. */
+  private lookup(ept: IpcEpt): EndpointRecord | number {
     if (!ept) return -EINVAL;
     if (!ept.instance) return -ENOENT;
-    const i = this.inst(ept.instance);
     const rec = this.live.get(ept);
-    if (!i || !rec) return -ENOENT;
-    return { i, rec };
+    if (!rec || rec.i.device !== ept.instance) return -ENOENT;
+    return rec;
   }
 
   deregister_endpoint(ept: IpcEpt): number {
     const l = this.lookup(ept);
     if (typeof l === 'number') return l;
     if (!l.i.backend.deregister_endpoint) return -EIO;
-    const r = l.i.backend.deregister_endpoint(l.rec.token);
+    const r = l.i.backend.deregister_endpoint(l.token);
     if (r !== 0) return r;
-    l.rec.stats.bound = false;
+    l.stats.bound = false;
     this.live.delete(ept);
     ept.instance = undefined;
     return 0;
@@ -164,15 +165,15 @@ export class IpcService {
     if (!(data instanceof Uint8Array)) return -EINVAL;
     const n = len ?? data.length;
     if (!(Number.isInteger(n) && n >= 0 && n <= data.length)) return -EINVAL;
-    const r = l.i.backend.send(l.rec.token, data, n);
-    this.countSend(l.rec.stats, r);
+    const r = l.i.backend.send(l.token, data, n);
+    this.countSend(l.stats, r);
     return r;
   }
 
   get_tx_buffer_size(ept: IpcEpt): number {
     const l = this.lookup(ept);
     if (typeof l === 'number') return l;
-    return l.i.backend.get_tx_buffer_size ? l.i.backend.get_tx_buffer_size(l.rec.token) : -EIO;
+    return l.i.backend.get_tx_buffer_size ? l.i.backend.get_tx_buffer_size(l.token) : -EIO;
   }
 
   async get_tx_buffer(ept: IpcEpt, req: TxBufferRequest, wait: KTimeout): Promise<number> {
@@ -181,14 +182,14 @@ export class IpcService {
     if (!req || typeof req !== 'object') return -EINVAL;
     const b = l.i.backend;
     if (!b.get_tx_buffer || !b.send_nocopy) return -EIO;
-    return b.get_tx_buffer(l.rec.token, req, wait);
+    return b.get_tx_buffer(l.token, req, wait);
   }
 
   drop_tx_buffer(ept: IpcEpt, data: Uint8Array): number {
     const l = this.lookup(ept);
     if (typeof l === 'number') return l;
     if (!data) return -EINVAL;
-    return l.i.backend.drop_tx_buffer ? l.i.backend.drop_tx_buffer(l.rec.token, data) : -EIO;
+    return l.i.backend.drop_tx_buffer ? l.i.backend.drop_tx_buffer(l.token, data) : -EIO;
   }
 
   send_nocopy(ept: IpcEpt, data: Uint8Array, len: number): number {
@@ -197,8 +198,8 @@ export class IpcService {
     if (!data) return -EINVAL;
     const b = l.i.backend;
     if (!b.get_tx_buffer || !b.send_nocopy) return -EIO;
-    const r = b.send_nocopy(l.rec.token, data, len);
-    this.countSend(l.rec.stats, r);
+    const r = b.send_nocopy(l.token, data, len);
+    this.countSend(l.stats, r);
     return r;
   }
 
@@ -207,7 +208,7 @@ export class IpcService {
     if (typeof l === 'number') return l;
     if (!data) return -EINVAL;
     const b = l.i.backend;
-    return b.hold_rx_buffer && b.release_rx_buffer ? b.hold_rx_buffer(l.rec.token, data) : -EIO;
+    return b.hold_rx_buffer && b.release_rx_buffer ? b.hold_rx_buffer(l.token, data) : -EIO;
   }
 
   release_rx_buffer(ept: IpcEpt, data: Uint8Array): number {
@@ -215,7 +216,7 @@ export class IpcService {
     if (typeof l === 'number') return l;
     if (!data) return -EINVAL;
     const b = l.i.backend;
-    return b.hold_rx_buffer && b.release_rx_buffer ? b.release_rx_buffer(l.rec.token, data) : -EIO;
+    return b.hold_rx_buffer && b.release_rx_buffer ? b.release_rx_buffer(l.token, data) : -EIO;
   }
 
   /** Backend state per instance, for status(). */
