@@ -43,6 +43,14 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 describe('PDK IPC (single thread, j7 image)', () => {
   let soc: SimSoc;
   afterEach(() => soc?.stop());
+  /** mcu1_0 and mcu2_0 running, mcu1_0 brought up to RPMessage_init with mcu2_0 as its remote. */
+  const mcu1Up = (): SimCore => {
+    soc = buildSoc(['mcu1_0', 'mcu2_0']);
+    soc.start();
+    const a = soc.core('mcu1_0');
+    bringUp(a, [IPC_MCU2_0]);
+    return a;
+  };
 
   describe('Ipc_mp*', () => {
     let a: SimCore;
@@ -150,10 +158,7 @@ describe('PDK IPC (single thread, j7 image)', () => {
   describe('RPMessage_create', () => {
     let a: SimCore;
     beforeEach(() => {
-      soc = buildSoc(['mcu1_0', 'mcu2_0']);
-      soc.start();
-      a = soc.core('mcu1_0');
-      bringUp(a, [IPC_MCU2_0]);
+      a = mcu1Up();
     });
 
     it('creates a requested reserved endpoint (0..100)', () => {
@@ -198,10 +203,7 @@ describe('PDK IPC (single thread, j7 image)', () => {
   describe('RPMessage_send argument checks', () => {
     let a: SimCore;
     beforeEach(() => {
-      soc = buildSoc(['mcu1_0', 'mcu2_0']);
-      soc.start();
-      a = soc.core('mcu1_0');
-      bringUp(a, [IPC_MCU2_0]);
+      a = mcu1Up();
     });
 
     it('is IPC_EFAIL to itself, to proc ids >= 11, to a core without vrings, and for len > 496', () => {
