@@ -3,6 +3,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import type { RegionDescriptor } from '../shared/memory-map.js';
+import type { PerturbConfig } from '../shared/perturb.js';
 
 export type CoreKind = 'a72' | 'r5f' | 'c66x' | 'c7x' | 'cortex-m33';
 export type CoreOs = 'linux' | 'rtos' | 'zephyr';
@@ -48,6 +49,22 @@ export interface ZephyrCoreImage {
 
 export type Platform = 'j721e' | 'nrf5340';
 
+/**
+ * A firewall rule: only `cores` may write [base, base+size). Writes by any other core through its
+ * bus are refused (the write does not land) with a FirewallFault. Addresses no rule covers are
+ * open to every core that has them mapped.
+ */
+export interface FirewallRule {
+  /** What the range is ("vring mcu1_0<->mcu2_0", "ipc0 tx of cpuapp"). */
+  name: string;
+  base: number;
+  size: number;
+  /** The core (or cores, "a+b") the range belongs to, for messages. */
+  owner: string;
+  /** Cores allowed to write. */
+  cores: string[];
+}
+
 export interface SocImage {
   platform: Platform;
   profile: string;
@@ -65,6 +82,8 @@ export interface SocImage {
   zephyr: Record<string, ZephyrCoreImage>;
   /** nRF5340: which IPC instance each core owns, its base address and interrupt line. */
   nrfIpc?: { instances: number; cores: Record<string, { instance: number; base: number; line: number }> };
+  /** Firewall rules, when firewalls are on (stress runs, `soc --firewall`, or the profile's own rules). */
+  firewall?: FirewallRule[];
 }
 
 export interface CoreBoot {
@@ -74,6 +93,8 @@ export interface CoreBoot {
   logPort: MessagePort;
   /** Milliseconds the core waits after power-on before its OS starts (Linux boots late). */
   bootDelayMs: number;
+  /** Stress runs: this core's seeded timing perturbation and fault hooks (shared/perturb.ts). */
+  perturb?: PerturbConfig;
 }
 
 export interface CoreRunResult {

@@ -24,7 +24,12 @@ const TRACE_NAMES: Record<string, string> = { r5f: 'trace:r5f0', c66x: 'trace:c6
  * Builds the SoC image of `profile`. Zephyr cores' IPC configuration (from their devicetrees, see
  * soc/zephyr-config.ts) comes in `zephyr`.
  */
-export function buildImage(profile: SocProfile, hostCpus: number, zephyr: Record<string, ZephyrCoreImage> = {}): SocImage {
+export interface ImageOptions {
+  /** Firewalls on: the image carries the SoC's access rules (see soc/firewall.ts). */
+  firewall?: boolean;
+}
+
+export function buildImage(profile: SocProfile, hostCpus: number, zephyr: Record<string, ZephyrCoreImage> = {}, _options: ImageOptions = {}): SocImage {
   if (profile.platform === 'nrf5340') return buildNrf5340Image(profile, hostCpus, zephyr);
   const cores: CoreInfo[] = profile.cores.map((c, index) => ({ index, name: c.name, kind: c.kind, os: c.os, procId: c.procId ?? index }));
   if (cores.length > 31) throw new Error(`profile ${profile.name}: ${cores.length} cores; at most 31 are supported`);

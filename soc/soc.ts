@@ -15,6 +15,7 @@ import { prepareFirmware, type FirmwareBuild } from './firmware.js';
 import { buildImage } from './image.js';
 import type { LogSink } from './log.js';
 import type { SocProfile } from './profile.js';
+import type { PerturbConfig } from '../shared/perturb.js';
 import { loadZephyrConfigs } from './zephyr-config.js';
 
 /** The project root (where package.json is), for built-in firmware paths. */
@@ -30,6 +31,10 @@ export interface SocOptions {
   firmware?: Record<string, string>;
   sink: LogSink;
   hostCpus?: number;
+  /** Turn firewalls on (built-in rules plus the profile's own). */
+  firewall?: boolean;
+  /** Stress runs: each core's perturbation configuration, by core index. */
+  perturb?: (coreIndex: number) => PerturbConfig | undefined;
 }
 
 export interface CoreOutcome {
@@ -59,7 +64,7 @@ export class Soc {
   private readonly cores: CoreHandle[] = [];
 
   private constructor(readonly profile: SocProfile, private readonly opts: SocOptions, zephyr: Record<string, ZephyrCoreImage>) {
-    this.image = buildImage(profile, opts.hostCpus ?? availableParallelism(), zephyr);
+    this.image = buildImage(profile, opts.hostCpus ?? availableParallelism(), zephyr, { firewall: opts.firewall ?? false });
   }
 
   /** Builds the SoC (reading Zephyr cores' devicetrees), spawns its cores and loads their firmware. */
@@ -89,7 +94,9 @@ export class Soc {
       const { port1, port2 } = new MessageChannel();
       port1.on('message', (line: string) => sink.write(line));
       port1.unref();
-      const boot: CoreBoot = { image: this.image, index, logLevel: sink.level, logPort: port2, bootDelayMs: c.bootDelayMs ?? 0 };
+      const boot: CoreBoot = {
+        image: this.image, index, logLevel: sink.level, logPort: port2, bootDelayMs: c.bootDelayMs ?? 0, perturb: this.opts.perturb?.(index),
+      };
       const worker = new Worker(WORKER_URL, { workerData: boot, transferList: [port2], execArgv: ['--enable-source-maps'] });
       const handle: CoreHandle = { name: c.name, worker, api: Comlink.wrap<CoreApi>(nodeEndpoint(worker)), exited: false, firmware: builds[index], dead: undefined! };
       handle.dead = new Promise<CoreRunResult>((resolve) => {
