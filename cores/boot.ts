@@ -3,6 +3,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import type { RegionDescriptor } from '../shared/memory-map.js';
+import type { FirewallRule } from '../shared/firewall.js';
 import type { PerturbConfig } from '../shared/perturb.js';
 
 export type CoreKind = 'a72' | 'r5f' | 'c66x' | 'c7x' | 'cortex-m33';
@@ -49,21 +50,7 @@ export interface ZephyrCoreImage {
 
 export type Platform = 'j721e' | 'nrf5340';
 
-/**
- * A firewall rule: only `cores` may write [base, base+size). Writes by any other core through its
- * bus are refused (the write does not land) with a FirewallFault. Addresses no rule covers are
- * open to every core that has them mapped.
- */
-export interface FirewallRule {
-  /** What the range is ("vring mcu1_0<->mcu2_0", "ipc0 tx of cpuapp"). */
-  name: string;
-  base: number;
-  size: number;
-  /** The core (or cores, "a+b") the range belongs to, for messages. */
-  owner: string;
-  /** Cores allowed to write. */
-  cores: string[];
-}
+export type { FirewallRule } from '../shared/firewall.js';
 
 export interface SocImage {
   platform: Platform;

@@ -46,7 +46,7 @@ export function wireJ721eCore(image: SocImage, info: CoreInfo, rt: CoreRuntime, 
       write32: (off, v, who) => spinlockBank.writeReg(off, v, who),
     },
   };
-  const bus = new Bus(image.regions, devices, { name: info.name, index: info.index });
+  const bus = new Bus(image.regions, devices, { name: info.name, index: info.index }, image.firewall);
   const txwait = new MailboxTxWait(image.controlSab, image.controlLayout.txWait, J721E_MAILBOX_CLUSTERS);
   const mailbox = new MailboxDriver(rt, mailboxBank, txwait, {
     rxLines: routing.rxLines[info.procId] ?? [],

@@ -38,7 +38,7 @@ export function wireNrf5340Core(image: SocImage, info: CoreInfo, rt: CoreRuntime
       write32: (off, v) => ipcBank.writeReg(i, off, v),
     };
   }
-  const bus = new Bus(image.regions, devices, { name: info.name, index: info.index });
+  const bus = new Bus(image.regions, devices, { name: info.name, index: info.index }, image.firewall);
   const z = image.zephyr[info.name];
   const mbox = new NrfMbox(rt, ipcBank, { instance: mine.instance, line: mine.line, txMask: z?.mboxTxMask, rxMask: z?.mboxRxMask });
   mbox.init();

@@ -3,6 +3,7 @@
 // Aligned 32-bit RAM accesses use Atomics so that a value written by one core is seen whole by the
 // others; device registers must be accessed as aligned 32-bit words, as on the TI and Nordic buses.
 
+import type { FirewallRule } from './firewall.js';
 import { type RegionDescriptor, findRegion, hex, validateRegions } from './memory-map.js';
 
 /** Registers of a device, addressed by byte offset from the region base. */
@@ -34,9 +35,10 @@ export class Bus {
    * @param regions the SoC memory map
    * @param devices device models by name (RegionDescriptor.device)
    * @param who the accessing core: its name (for messages) and index (passed to devices as accessor)
+   * @param firewall write-access rules (undefined: firewalls off)
    */
   constructor(regions: readonly RegionDescriptor[], devices: Readonly<Record<string, DeviceModel>>,
-              readonly who: { name: string; index: number }) {
+              readonly who: { name: string; index: number }, readonly firewall?: readonly FirewallRule[]) {
     this.sorted = validateRegions(regions);
     for (const r of this.sorted) {
       if (r.kind === 'ram') {

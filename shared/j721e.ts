@@ -31,6 +31,9 @@ export const J721E_SPINLOCK_SIZE = 0x1000;
 export const J721E_VRING_BASE = 0xAA00_0000;
 /** IPC_VRING_BUFFER_SIZE for J721E: 28 MiB. */
 export const IPC_VRING_BUFFER_SIZE = 0x1C0_0000;
+/** MSMC SRAM (J721E: 8 MiB at 0x70000000); hetsoc maps its first 512 KiB, shared by every core. */
+export const J721E_MSMC_BASE = 0x7000_0000;
+export const J721E_MSMC_SIZE = 0x8_0000;
 /** IPC_VRING_SIZE: one region of a pair, 256 buffers of 512 bytes. */
 export const IPC_VRING_SIZE = 0x2_0000;
 

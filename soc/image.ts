@@ -7,7 +7,7 @@ import { CoreControl } from '../shared/core-control.js';
 import { InterruptController } from '../shared/irq.js';
 import {
   IPC_VRING_BUFFER_SIZE, J721E_DMA_REGION, J721E_DMA_REGION_SIZE, J721E_MAILBOX_BASE, J721E_MAILBOX_CLUSTERS,
-  J721E_MAILBOX_CLUSTER_STRIDE, J721E_RSC_TABLE_OFFSET, J721E_RSC_TABLE_REGION_SIZE, J721E_SPINLOCK_BASE,
+  J721E_MAILBOX_CLUSTER_STRIDE, J721E_MSMC_BASE, J721E_MSMC_SIZE, J721E_RSC_TABLE_OFFSET, J721E_RSC_TABLE_REGION_SIZE, J721E_SPINLOCK_BASE,
   J721E_SPINLOCK_SIZE, J721E_VRING_BASE,
 } from '../shared/j721e.js';
 import { MailboxBank } from '../shared/mailbox.js';
@@ -46,6 +46,7 @@ export function buildImage(profile: SocProfile, hostCpus: number, zephyr: Record
     sab: new SharedArrayBuffer(SpinlockBank.byteLength(256)), byteOffset: 0, owner: 'shared',
   });
   regions.push(ramRegion('vring', J721E_VRING_BASE, IPC_VRING_BUFFER_SIZE));
+  regions.push(ramRegion('msmc', J721E_MSMC_BASE, J721E_MSMC_SIZE));
 
   const rscTables: Record<string, number> = {};
   const dmaRegions: Record<string, number> = {};
