@@ -12,6 +12,7 @@ import type { CoreBoot, CoreRunResult, CoreStatus, SocImage, ZephyrCoreImage } f
 import { nodeEndpoint } from '../cores/node-endpoint.js';
 import type { CoreApi } from '../cores/worker.js';
 import { prepareFirmware, type FirmwareBuild } from './firmware.js';
+import { InterruptController } from '../shared/irq.js';
 import { buildImage } from './image.js';
 import type { LogSink } from './log.js';
 import type { SocProfile } from './profile.js';
@@ -45,10 +46,17 @@ export interface CoreOutcome {
   /** For a core still running at the deadline: what its tasks wait on. */
   waits?: string[];
   stats?: Record<string, unknown>;
+  /** Times the core was reset during the run. */
+  resets?: number;
 }
 
 interface CoreHandle {
   name: string;
+  index: number;
+  /** 0 for the core booted at power-on, +1 per reset. */
+  generation: number;
+  resets: number;
+  running?: Promise<CoreRunResult>;
   worker: Worker;
   api: Comlink.Remote<CoreApi>;
   dead: Promise<CoreRunResult>;
@@ -62,6 +70,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number, fallback: T): Promise<T> =>
 export class Soc {
   readonly image: SocImage;
   private readonly cores: CoreHandle[] = [];
+  private runArgs: Record<string, string> | undefined;
 
   private constructor(readonly profile: SocProfile, private readonly opts: SocOptions, zephyr: Record<string, ZephyrCoreImage>) {
     this.image = buildImage(profile, opts.hostCpus ?? availableParallelism(), zephyr, { firewall: opts.firewall ?? false });
@@ -85,50 +94,104 @@ export class Soc {
   }
 
   private async spawn(): Promise<void> {
-    const { sink } = this.opts;
     const builds = await Promise.all(this.profile.cores.map((c) => {
       const override = this.opts.firmware?.[c.name];
       return override !== undefined ? prepareFirmware(c.name, override, process.cwd()) : prepareFirmware(c.name, c.firmware, this.profile.root ?? PROJECT_ROOT);
     }));
-    this.profile.cores.forEach((c, index) => {
-      const { port1, port2 } = new MessageChannel();
-      port1.on('message', (line: string) => sink.write(line));
-      port1.unref();
-      const boot: CoreBoot = {
-        image: this.image, index, logLevel: sink.level, logPort: port2, bootDelayMs: c.bootDelayMs ?? 0, perturb: this.opts.perturb?.(index),
-      };
-      const worker = new Worker(WORKER_URL, { workerData: boot, transferList: [port2], execArgv: ['--enable-source-maps'] });
-      const handle: CoreHandle = { name: c.name, worker, api: Comlink.wrap<CoreApi>(nodeEndpoint(worker)), exited: false, firmware: builds[index], dead: undefined! };
-      handle.dead = new Promise<CoreRunResult>((resolve) => {
-        worker.on('error', (err) => resolve({ name: c.name, state: 'faulted', error: { message: err.message, stack: err.stack, where: 'worker thread' } }));
-        worker.on('exit', (code) => {
-          handle.exited = true;
-          resolve({ name: c.name, state: 'faulted', error: { message: `core thread exited (code ${code})`, where: 'worker thread' } });
-        });
+    this.profile.cores.forEach((c, index) => this.cores.push(this.startWorker(index, builds[index])));
+    await Promise.all(this.cores.map((h) => this.load(h)));
+  }
+
+  /** Starts core `index`'s worker thread (power-on); its firmware is loaded by load(). */
+  private startWorker(index: number, firmware: FirmwareBuild | undefined, generation = 0): CoreHandle {
+    const c = this.profile.cores[index]!;
+    const { sink } = this.opts;
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (line: string) => sink.write(line));
+    port1.unref();
+    const boot: CoreBoot = {
+      image: this.image, index, logLevel: sink.level, logPort: port2, bootDelayMs: c.bootDelayMs ?? 0, perturb: this.opts.perturb?.(index),
+    };
+    const worker = new Worker(WORKER_URL, { workerData: boot, transferList: [port2], execArgv: ['--enable-source-maps'] });
+    const handle: CoreHandle = {
+      name: c.name, index, worker, api: Comlink.wrap<CoreApi>(nodeEndpoint(worker)), exited: false, firmware, dead: undefined!, generation, resets: 0,
+    };
+    handle.dead = new Promise<CoreRunResult>((resolve) => {
+      worker.on('error', (err) => resolve({ name: c.name, state: 'faulted', error: { message: err.message, stack: err.stack, where: 'worker thread' } }));
+      worker.on('exit', (code) => {
+        handle.exited = true;
+        resolve({ name: c.name, state: 'faulted', error: { message: `core thread exited (code ${code})`, where: 'worker thread' } });
       });
-      this.cores.push(handle);
     });
-    await Promise.all(this.cores.map(async (h, i) => {
-      const loaded = h.api.load(builds[i]!.path);
-      const r = await Promise.race([loaded.then(() => undefined), h.dead]);
-      if (r) throw new SocError(`core ${h.name}: ${r.error?.message}`);
-    }));
+    return handle;
+  }
+
+  private async load(h: CoreHandle): Promise<void> {
+    const loaded = h.api.load(h.firmware!.path);
+    const r = await Promise.race([loaded.then(() => undefined), h.dead]);
+    if (r) throw new SocError(`core ${h.name}: ${r.error?.message}`);
+  }
+
+  private startRun(h: CoreHandle, args: Record<string, string>): void {
+    h.running = Promise.race([h.api.run(args), h.dead]);
+  }
+
+  /** Names of the cores, in profile order. */
+  get coreNames(): string[] {
+    return this.cores.map((h) => h.name);
+  }
+
+  /**
+   * Resets core `name` while the SoC runs: its worker thread is terminated (everything it had in
+   * flight is lost, as on a real reset), its pending interrupts cleared, and a new worker boots the
+   * same firmware, whose main() runs again with `args.incarnation` = "2", "3"... Shared memory is
+   * left as the old incarnation left it: recovering is the protocols' job.
+   */
+  async resetCore(name: string): Promise<void> {
+    const i = this.cores.findIndex((h) => h.name === name);
+    if (i < 0) throw new SocError(`reset: no core "${name}"; cores: ${this.coreNames.join(', ')}`);
+    const old = this.cores[i]!;
+    if (!this.runArgs) throw new SocError(`reset of ${name}: the SoC is not running`);
+    const fresh = this.startWorker(i, old.firmware, old.generation + 1);
+    fresh.resets = old.resets + 1;
+    const booted = (async () => {
+      await old.worker.terminate();
+      new InterruptController(this.image.controlSab, this.image.controlLayout.irq, this.image.cores.length).take(i);
+      await this.load(fresh);
+    })();
+    const runArgs = { ...this.runArgs, incarnation: String(fresh.generation + 1) };
+    fresh.running = booted.then(
+      () => Promise.race([fresh.api.run(runArgs), fresh.dead]),
+      (err: Error) => ({ name, state: 'faulted', error: { message: `reset: the core did not boot again: ${err.message}`, where: 'reset' } }),
+    );
+    this.cores[i] = fresh;
+    await booted;
   }
 
   /**
    * Runs every core's firmware until each main() returns or faults, or until `timeoutMs`.
-   * Cores whose main returned keep serving their peers until all are done.
+   * Cores whose main returned keep serving their peers until all are done. A core reset during
+   * the run (resetCore) is waited for in its new incarnation.
    */
   async run(args: Record<string, string>, timeoutMs: number): Promise<CoreOutcome[]> {
-    const results = await Promise.all(this.cores.map((h) =>
-      withTimeout(Promise.race([h.api.run(args), h.dead]), timeoutMs, undefined as CoreRunResult | undefined)));
+    this.runArgs = args;
+    for (const h of this.cores) this.startRun(h, args);
+    const settle = async (i: number): Promise<CoreRunResult> => {
+      for (;;) {
+        const h = this.cores[i]!;
+        const r = await h.running!;
+        if (this.cores[i] === h) return r;
+      }
+    };
+    const results = await Promise.all(this.cores.map((_, i) => withTimeout(settle(i), timeoutMs, undefined as CoreRunResult | undefined)));
     const outcomes: CoreOutcome[] = [];
     for (const [i, h] of this.cores.entries()) {
       const r = results[i];
       const status = h.exited ? undefined : await withTimeout(h.api.status(), 2000, undefined as CoreStatus | undefined);
+      const resets = h.resets > 0 ? { resets: h.resets } : {};
       if (!r) {
         outcomes.push({
-          name: h.name, state: status ? 'stuck' : 'unresponsive', stats: status?.stats,
+          name: h.name, state: status ? 'stuck' : 'unresponsive', stats: status?.stats, ...resets,
           waits: status ? status.waits : ['no answer from the core thread: it is busy in firmware code that never yields'],
           error: { message: status ? `main() did not return within ${timeoutMs} ms` : `core did not answer within ${timeoutMs} ms`, where: 'watchdog' },
         });
@@ -137,7 +200,7 @@ export class Soc {
       // A core whose main() returned may still fault later in one of its tasks.
       const late = status?.state === 'faulted' && r.state !== 'faulted' ? status.error : undefined;
       outcomes.push({
-        name: h.name, state: late ? 'faulted' : r.state, result: r.result, error: late ?? r.error, stats: status?.stats,
+        name: h.name, state: late ? 'faulted' : r.state, result: r.result, error: late ?? r.error, stats: status?.stats, ...resets,
       });
     }
     return outcomes;
