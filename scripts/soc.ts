@@ -24,6 +24,10 @@ Options:
   --arg KEY=VALUE        extra argument for every core's firmware (ctx.args.KEY); repeatable
   --timeout MS           watchdog: a core whose main() has not returned by then is reported
                          with what it waits on (default 60000)
+  --firewall             firewalls on: each core may write only the memory its IPC needs (its
+                         vrings, its ICMsg regions, its mailbox clusters; README "Firewalls"); a
+                         write outside faults the core, naming the address, region and owner.
+                         On anyway when the profile file declares "firewall" rules.
   --json                 print one JSON document on stdout instead of the table (logs go to stderr)
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default warn); -v is --log-level info
   -v, --verbose          same as --log-level info
@@ -80,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
         duration: { type: 'string' },
         arg: { type: 'string', multiple: true },
         timeout: { type: 'string' },
+        firewall: { type: 'boolean' },
         json: { type: 'boolean' },
         'log-level': { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
@@ -113,10 +118,10 @@ async function main(argv: string[]): Promise<number> {
   const sink = createLogSink(level);
 
   const t0 = performance.now();
-  const soc = await Soc.create(profile, { firmware, sink });
+  const soc = await Soc.create(profile, { firmware, sink, firewall: values.firewall ?? false });
   let report;
   try {
-    sink.root.info({ profile: profile.name, cores: profile.cores.length }, 'SoC booted');
+    sink.root.info({ profile: profile.name, cores: profile.cores.length, firewallRules: soc.image.firewall?.length ?? 0 }, 'SoC booted');
     const outcomes = await soc.run(args, timeoutMs);
     report = buildReport(profile.name, outcomes, performance.now() - t0);
   } finally {

@@ -2,21 +2,19 @@
 // (SharedArrayBuffer) or to a device model's registers (with their side effects).
 // Aligned 32-bit RAM accesses use Atomics so that a value written by one core is seen whole by the
 // others; device registers must be accessed as aligned 32-bit words, as on the TI and Nordic buses.
+// With firewall rules (shared/firewall.ts), every write and every read-write mapping (window) is
+// checked before anything lands; reads are never refused. Without rules the check is one branch.
 
-import type { FirewallRule } from './firewall.js';
+import { BusError } from './bus-error.js';
+import { CoreFirewall, type FirewallRule } from './firewall.js';
 import { type RegionDescriptor, findRegion, hex, validateRegions } from './memory-map.js';
+
+export { BusError } from './bus-error.js';
 
 /** Registers of a device, addressed by byte offset from the region base. */
 export interface DeviceModel {
   read32(offset: number, accessor: number): number;
   write32(offset: number, value: number, accessor: number): void;
-}
-
-export class BusError extends Error {
-  override name = 'BusError';
-  constructor(message: string, readonly address: number) {
-    super(message);
-  }
 }
 
 interface MappedRegion {
@@ -30,16 +28,20 @@ interface MappedRegion {
 export class Bus {
   private readonly sorted: RegionDescriptor[];
   private readonly mapped = new Map<RegionDescriptor, MappedRegion>();
+  /** This core's compiled rules; undefined when firewalls are off. */
+  private readonly fw: CoreFirewall | undefined;
 
   /**
    * @param regions the SoC memory map
    * @param devices device models by name (RegionDescriptor.device)
    * @param who the accessing core: its name (for messages) and index (passed to devices as accessor)
-   * @param firewall write-access rules (undefined: firewalls off)
+   * @param firewall write-access rules (undefined: firewalls off); a refused write or window
+   *   throws FirewallFault (a BusError) and nothing is written
    */
   constructor(regions: readonly RegionDescriptor[], devices: Readonly<Record<string, DeviceModel>>,
               readonly who: { name: string; index: number }, readonly firewall?: readonly FirewallRule[]) {
     this.sorted = validateRegions(regions);
+    this.fw = firewall ? new CoreFirewall(firewall, who.name) : undefined;
     for (const r of this.sorted) {
       if (r.kind === 'ram') {
         this.mapped.set(r, {
@@ -91,6 +93,7 @@ export class Bus {
 
   write32(addr: number, value: number): void {
     const m = this.resolve(addr, 4, 'write32');
+    if (this.fw !== undefined) this.fw.checkWrite(addr, 4, 'write32');
     const off = addr - m.desc.base;
     if (m.device) return this.device(m, addr, 'write32').write32(off, value >>> 0, this.who.index);
     if (m.i32 && off % 4 === 0) Atomics.store(m.i32, off >> 2, value | 0);
@@ -104,6 +107,7 @@ export class Bus {
 
   write16(addr: number, value: number): void {
     const m = this.ram(addr, 2, 'write16');
+    if (this.fw !== undefined) this.fw.checkWrite(addr, 2, 'write16');
     m.dv!.setUint16(addr - m.desc.base, value & 0xFFFF, true);
   }
 
@@ -114,6 +118,7 @@ export class Bus {
 
   write8(addr: number, value: number): void {
     const m = this.ram(addr, 1, 'write8');
+    if (this.fw !== undefined) this.fw.checkWrite(addr, 1, 'write8');
     m.u8![addr - m.desc.base] = value & 0xFF;
   }
 
@@ -127,15 +132,19 @@ export class Bus {
   /** Copies bytes into RAM at `addr`. */
   writeBytes(addr: number, data: Uint8Array): void {
     const m = this.ram(addr, data.length, 'writeBytes');
+    if (this.fw !== undefined) this.fw.checkWrite(addr, data.length, 'writeBytes');
     m.u8!.set(data, addr - m.desc.base);
   }
 
   /**
    * The backing store of [addr, addr+len) for code that keeps its own typed-array views of a
-   * shared structure (vrings, packet buffers). The range must lie inside one RAM region.
+   * shared structure (vrings, packet buffers). The range must lie inside one RAM region. A window
+   * is a read-write mapping: with firewalls on, every byte of it must be writable by this core or
+   * readable under a rule that lists it as a reader (FirewallFault otherwise).
    */
   window(addr: number, len: number): { sab: SharedArrayBuffer; byteOffset: number; region: RegionDescriptor } {
     const m = this.ram(addr, len, 'map');
+    if (this.fw !== undefined) this.fw.checkMap(addr, len);
     return { sab: m.desc.sab, byteOffset: m.desc.byteOffset + (addr - m.desc.base), region: m.desc };
   }
 

@@ -1,6 +1,7 @@
 // Builds a SoC instance's shared memory from a profile: the physical memory map (J721E mailbox
 // clusters, spinlock bank, the RTOS vring region, each remote core's Linux DMA region and the
 // resource table linked into its image), zeroed at power-on, and the emulator's control block.
+// With firewalls on, the image carries the access rules every core's bus enforces (soc/firewall.ts).
 
 import type { CoreInfo, SocImage, ZephyrCoreImage } from '../cores/boot.js';
 import { CoreControl } from '../shared/core-control.js';
@@ -15,22 +16,31 @@ import { MailboxTxWait } from '../shared/mailbox-txwait.js';
 import { type RegionDescriptor, ramRegion, validateRegions } from '../shared/memory-map.js';
 import { writeTiResourceTable } from '../shared/rsc-table.js';
 import { SpinlockBank } from '../shared/spinlock.js';
+import { firewallRules, firewallWanted } from './firewall.js';
 import { buildNrf5340Image } from './image-nrf5340.js';
 import type { SocProfile } from './profile.js';
 
 const TRACE_NAMES: Record<string, string> = { r5f: 'trace:r5f0', c66x: 'trace:c66xdsp', c7x: 'trace:c7xdsp', a72: 'trace:a72' };
 
+export interface ImageOptions {
+  /**
+   * Firewalls on: the image carries the SoC's access rules (see soc/firewall.ts). A profile that
+   * declares rules of its own (`profile.firewall`) has them on whatever this says.
+   */
+  firewall?: boolean;
+}
+
 /**
  * Builds the SoC image of `profile`. Zephyr cores' IPC configuration (from their devicetrees, see
  * soc/zephyr-config.ts) comes in `zephyr`.
  */
-export interface ImageOptions {
-  /** Firewalls on: the image carries the SoC's access rules (see soc/firewall.ts). */
-  firewall?: boolean;
+export function buildImage(profile: SocProfile, hostCpus: number, zephyr: Record<string, ZephyrCoreImage> = {}, options: ImageOptions = {}): SocImage {
+  const image = profile.platform === 'nrf5340' ? buildNrf5340Image(profile, hostCpus, zephyr) : buildJ721eImage(profile, hostCpus);
+  if (firewallWanted(profile, options.firewall)) image.firewall = firewallRules(profile, image);
+  return image;
 }
 
-export function buildImage(profile: SocProfile, hostCpus: number, zephyr: Record<string, ZephyrCoreImage> = {}, _options: ImageOptions = {}): SocImage {
-  if (profile.platform === 'nrf5340') return buildNrf5340Image(profile, hostCpus, zephyr);
+function buildJ721eImage(profile: SocProfile, hostCpus: number): SocImage {
   const cores: CoreInfo[] = profile.cores.map((c, index) => ({ index, name: c.name, kind: c.kind, os: c.os, procId: c.procId ?? index }));
   if (cores.length > 31) throw new Error(`profile ${profile.name}: ${cores.length} cores; at most 31 are supported`);
   const regions: RegionDescriptor[] = [];

@@ -2,13 +2,14 @@
 // shared memory) run with `--profile PATH`, without touching hetsoc's source. Relative paths are
 // relative to the file; "@hetsoc/..." names a file shipped with hetsoc (e.g. the nRF5340 SoC
 // devicetree "@hetsoc/soc/dts/nrf5340_cpuapp.dtsi"). J721E boards name the cores they use by PDK
-// name; kind, OS and proc id come from the J721E table.
+// name; kind, OS and proc id come from the J721E table. An optional "firewall" list declares the
+// board's own write-access rules (and turns firewalls on; see soc/firewall.ts).
 
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CoreKind, CoreOs, Platform } from '../cores/boot.js';
 import { j7 } from './profiles/j7.js';
-import { type CoreProfile, ProfileError, type SocProfile } from './profile.js';
+import { type CoreProfile, ProfileError, type ProfileFirewallRule, type SocProfile } from './profile.js';
 
 const PLATFORMS: readonly Platform[] = ['j721e', 'nrf5340'];
 const KINDS: readonly CoreKind[] = ['a72', 'r5f', 'c66x', 'c7x', 'cortex-m33'];
@@ -87,6 +88,33 @@ export function loadProfileFile(path: string, projectRoot: string): SocProfile {
       return { name: str(mo.name, `sharedMemory[${i}].name`), base: num(mo.base, `sharedMemory[${i}].base`), size: num(mo.size, `sharedMemory[${i}].size`) };
     });
   }
+  let firewall: ProfileFirewallRule[] | undefined;
+  if (o.firewall !== undefined) {
+    if (!Array.isArray(o.firewall)) fail('firewall', 'expected an array of { name, base, size, cores } rules');
+    const names = cores.map((c) => c.name);
+    const coreList = (v: unknown, field: string): string[] => {
+      if (!Array.isArray(v)) fail(field, `expected a list of core names (${names.join(', ')})`);
+      return (v as unknown[]).map((c, j) => {
+        const n = str(c, `${field}[${j}]`);
+        if (!names.includes(n)) fail(`${field}[${j}]`, `unknown core "${n}"; this board's cores: ${names.join(', ')}`);
+        return n;
+      });
+    };
+    firewall = (o.firewall as unknown[]).map((r, i) => {
+      const f = `firewall[${i}]`;
+      const ro = (typeof r === 'object' && r !== null && !Array.isArray(r) ? r : fail(f, 'expected an object { name, base, size, cores }')) as Json;
+      const name = str(ro.name, `${f}.name`);
+      const base = num(ro.base, `${f}.base`);
+      const size = num(ro.size, `${f}.size`);
+      if (size === 0) fail(`${f}.size`, `rule "${name}" has size 0; a rule covers at least one byte`);
+      if (base + size > 0x1_0000_0000) {
+        fail(f, `rule "${name}" [0x${base.toString(16)}, +0x${size.toString(16)}) runs past the 32-bit address space (ends at 0x${(base + size - 1).toString(16)})`);
+      }
+      const rule: ProfileFirewallRule = { name, base, size, cores: coreList(ro.cores, `${f}.cores`) };
+      if (ro.readers !== undefined) rule.readers = coreList(ro.readers, `${f}.readers`);
+      return rule;
+    });
+  }
   const defaults: Record<string, string> = {};
   if (o.defaults !== undefined) {
     if (typeof o.defaults !== 'object' || o.defaults === null) fail('defaults', 'expected an object of argument defaults');
@@ -95,6 +123,6 @@ export function loadProfileFile(path: string, projectRoot: string): SocProfile {
   return {
     name: typeof o.name === 'string' && o.name ? o.name : file,
     platform, description: typeof o.description === 'string' ? o.description : `user profile ${path}`,
-    cores, ...(sharedMemory ? { sharedMemory } : {}), root: dir, source: file, defaults,
+    cores, ...(sharedMemory ? { sharedMemory } : {}), ...(firewall ? { firewall } : {}), root: dir, source: file, defaults,
   };
 }

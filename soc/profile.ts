@@ -34,6 +34,21 @@ export interface SocProfile {
   source?: string;
   /** Default CLI arguments of this profile's firmware (e.g. duration). */
   defaults?: Record<string, string>;
+  /**
+   * The board's own firewall rules: only `cores` may write [base, base+size) (`readers` may map it
+   * to read it). Added after the SoC's built-in rules, so inside them the smaller rule decides.
+   * Declaring this list (even empty) turns firewalls on for every run of the profile.
+   */
+  firewall?: ProfileFirewallRule[];
+}
+
+/** A firewall rule as a profile declares it (see soc/firewall.ts for the built-in ones). */
+export interface ProfileFirewallRule {
+  name: string;
+  base: number;
+  size: number;
+  cores: string[];
+  readers?: string[];
 }
 
 export const BUILTIN_PROFILES: Readonly<Record<string, SocProfile>> = { j7, nrf5340 };
