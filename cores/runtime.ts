@@ -7,10 +7,13 @@
 // - Waiting: when there is nothing to do the loop spins briefly on its wake word, but only while the
 //   cores that are awake do not outnumber the host CPUs; otherwise, and after the spin budget, it
 //   sleeps in Atomics.waitAsync (the event loop stays free for timers and the control plane).
+// - Stress runs: each ISR entry is a perturbation point (PT_ISR, shared/perturb.ts); one constant-
+//   false branch when no perturbation is installed in this thread.
 
 import { performance } from 'node:perf_hooks';
 import { CoreControl, CoreState } from '../shared/core-control.js';
 import { IRQ_LINES, InterruptController } from '../shared/irq.js';
+import { PERTURB, PT_ISR, perturbAt } from '../shared/perturb.js';
 
 /** Spin iterations (each one Atomics.load) before sleeping, when spinning is allowed. */
 export const DEFAULT_SPIN_BUDGET = 2000;
@@ -113,6 +116,7 @@ export class CoreRuntime {
         this.spurious++;
         continue;
       }
+      if (PERTURB.on) perturbAt(PT_ISR);
       try {
         isr.handler();
       } catch (err) {

@@ -9,6 +9,7 @@ import * as Comlink from 'comlink';
 import pino, { type Logger } from 'pino';
 import { CoreControl, CoreState, CORE_STATE_NAMES } from '../shared/core-control.js';
 import { InterruptController } from '../shared/irq.js';
+import { installPerturbation, perturbStats } from '../shared/perturb.js';
 import { IPC_MPU1_0, J721E_PROC_NAMES } from '../shared/j721e.js';
 import type { CoreBoot, CoreRunResult, CoreStatus } from './boot.js';
 import { createContext, pdkApi, type FirmwareContext } from './context.js';
@@ -27,6 +28,9 @@ type FirmwareMain = (ctx: FirmwareContext) => unknown;
 const boot = workerData as CoreBoot;
 const image = boot.image;
 const info = image.cores[boot.index]!;
+
+// Stress runs: this thread's seeded perturbation and fault hooks, before anything is wired.
+installPerturbation(boot.perturb);
 
 const log: Logger = pino(
   { level: boot.logLevel, base: { core: info.name } },
@@ -108,11 +112,12 @@ const api = {
       stats: {
         isrs: control.isrCount(info.index),
         spuriousIrqs: rt.spurious,
-        ...(j7 ? { mailbox: { ...j7.mailbox.stats, backlog: j7.mailbox.backlog } } : {}),
+        ...(j7 ? { mailbox: { ...j7.mailbox.stats, backlog: j7.mailbox.backlog, txDrops: j7.mailbox.txDrops } } : {}),
         ...(nrf ? { mbox: { ...nrf.mbox.stats, ...nrf.ipcBank.stats(image.nrfIpc!.cores[info.name]!.instance) } } : {}),
         ...(zephyr ? { ipc: zephyr.service.status(), endpoints: zephyr.service.endpoints.map((e) => ({ ...e })) } : {}),
         ...(pdk ? { rpmsg: { ...pdk.stats } } : {}),
         ...(linuxHost ? { rpmsg: linuxHost.statistics() } : {}),
+        ...(boot.perturb ? { perturb: perturbStats() } : {}),
       },
       error: rt.fault ? errorInfo(rt.fault) : undefined,
     };

@@ -1,5 +1,11 @@
 // Firmware-side hardware spinlock driver: the Linux hwspinlock API shape (trylock / lock with
-// timeout / unlock, 0 or negative errno) over the TI spinlock module in shared/spinlock.ts.
+// timeout / unlock, 0 or negative errno) over the TI spinlock module in shared/spinlock.ts, plus
+// lockedAdd32, a read-modify-write of a shared u32 under one lock (what the stress firmware's shared
+// counters use). Its hold time is a perturbation point (PT_SPIN_HOLD); with HETSOC_MUTATION=
+// spinlock-release-early it releases the lock before its write: a planted lost-update bug.
+import type { Bus } from '../../shared/bus.js';
+import { SPINLOCK_RELEASE_EARLY } from '../../shared/mutation.js';
+import { PERTURB, PT_SPIN_HOLD, perturbAt } from '../../shared/perturb.js';
 import type { SpinlockBank } from '../../shared/spinlock.js';
 
 /** Linux errno: lock taken (trylock). */
@@ -89,6 +95,39 @@ export class HwSpinlockDriver {
     this.lastUnlockPreviousHolder = previous;
     this.lastUnlockWasForeign = previous !== this.coreId;
     return 0;
+  }
+
+  /**
+   * Adds `delta` to the u32 at physical address `addr` under hardware spinlock `lock`: lock (as
+   * `lock`, waiting at most `timeoutMs`), read, write the sum, unlock. Bus errors (unmapped address,
+   * firewall) propagate after the lock is released.
+   * @returns the new value (u32), or the negative errno of `lock` (-ETIMEDOUT, -EINVAL)
+   */
+  lockedAdd32(lock: number, bus: Bus, addr: number, delta: number, timeoutMs: number = Infinity): number {
+    const rc = this.lock(lock, timeoutMs);
+    if (rc !== 0) return rc;
+    let v: number;
+    if (SPINLOCK_RELEASE_EARLY) {
+      // Planted bug: the lock is dropped between the read and the write.
+      try {
+        v = bus.read32(addr);
+      } finally {
+        this.unlock(lock);
+      }
+      if (PERTURB.on) perturbAt(PT_SPIN_HOLD);
+      v = (v + delta) >>> 0;
+      bus.write32(addr, v);
+      return v;
+    }
+    try {
+      v = bus.read32(addr);
+      if (PERTURB.on) perturbAt(PT_SPIN_HOLD);
+      v = (v + delta) >>> 0;
+      bus.write32(addr, v);
+    } finally {
+      this.unlock(lock);
+    }
+    return v;
   }
 
   /** Core id holding lock `n`, -1 when free, -EINVAL for a bad lock id. */

@@ -5,10 +5,15 @@
 //   queue, the NotFull event is enabled, and the queue is drained from that interrupt.
 // A sender that owns no user on the receiver's cluster gets its NotFull event through the
 // emulator's doorbell (shared/mailbox-txwait.ts); see the README.
+// Stress runs: a mailbox-drop fault (shared/perturb.ts) makes a send write the MESSAGE register
+// without looking at FIFOSTATUS first, as firmware that skips the check does: a full FIFO then
+// drops the message in hardware (MailboxBank counts it; see `txDrops`). Counted in
+// stats.uncheckedWrites.
 
 import { type MailboxBank, newMsgBit, notFullBit, MAILBOX_FIFOS } from '../../shared/mailbox.js';
 import type { MailboxTxWait } from '../../shared/mailbox-txwait.js';
 import type { MailboxQueue } from '../../shared/j721e.js';
+import { PERTURB, takeFault } from '../../shared/perturb.js';
 import type { CoreRuntime } from '../runtime.js';
 
 /** Interrupt line on which a core hears the NotFull doorbell. */
@@ -22,6 +27,8 @@ export interface MailboxWiring {
   rxQueue: readonly (MailboxQueue | undefined)[];
   /** txQueue[remote]: where this core writes messages for `remote` (= the remote's rxQueue[self]). */
   txQueue: readonly (MailboxQueue | undefined)[];
+  /** peerNames[remote]: the core name of proc `remote` (fault hooks aimed at one peer). */
+  peerNames?: readonly (string | undefined)[];
 }
 
 /** A growable FIFO of u32 values with no per-push allocation once grown. */
@@ -59,8 +66,11 @@ export class MailboxDriver {
   private readonly userOn = new Map<number, number>();
   private readonly swq = new Map<number, U32Queue>();
   private readonly doorbellWaits = new Set<number>();
-  /** Messages written to a FIFO; messages that went through the software queue; its high-water mark. */
-  readonly stats = { sent: 0, received: 0, queued: 0, maxQueued: 0 };
+  /**
+   * Messages written to a FIFO; messages that went through the software queue; its high-water mark;
+   * writes made without checking FIFOSTATUS (mailbox-drop fault), whether or not the FIFO had room.
+   */
+  readonly stats = { sent: 0, received: 0, queued: 0, maxQueued: 0, uncheckedWrites: 0 };
 
   constructor(private readonly rt: CoreRuntime, private readonly bank: MailboxBank,
               private readonly txwait: MailboxTxWait, private readonly wiring: MailboxWiring) {
@@ -101,10 +111,19 @@ export class MailboxDriver {
     return this.wiring.txQueue[remote] !== undefined;
   }
 
-  /** Sends a 32-bit message to `remote`. Never blocks and never loses the message. */
+  /**
+   * Sends a 32-bit message to `remote`. Never blocks and never loses the message, except under an
+   * armed mailbox-drop fault (see the file header).
+   */
   send(remote: number, value: number): void {
     const q = this.wiring.txQueue[remote];
     if (!q) throw new Error(`core ${this.rt.name}: no mailbox queue to proc ${remote} in the queue table`);
+    if (PERTURB.on && takeFault('mailbox-drop', this.wiring.peerNames?.[remote])) {
+      // Firmware that does not read FIFOSTATUS: the write lands, or a full FIFO drops it.
+      this.stats.uncheckedWrites++;
+      if (this.bank.send(q.cluster, q.fifo, value)) this.stats.sent++;
+      return;
+    }
     const key = q.cluster * MAILBOX_FIFOS + q.fifo;
     const pending = this.swq.get(key);
     if ((!pending || pending.length === 0) && !this.bank.isFull(q.cluster, q.fifo) && this.bank.send(q.cluster, q.fifo, value)) {
@@ -121,6 +140,23 @@ export class MailboxDriver {
     if (sq.length > this.stats.maxQueued) this.stats.maxQueued = sq.length;
     // Arm once per backlog: the NotFull ISR / doorbell re-arms itself while the queue is not empty.
     if (sq.length === 1) this.armNotFull(q.cluster, q.fifo);
+  }
+
+  /**
+   * Messages the hardware dropped on the FIFOs this core writes (MailboxBank drop counters; a FIFO
+   * shared with another sender counts that sender's drops too).
+   */
+  get txDrops(): number {
+    let n = 0;
+    const seen = new Set<number>();
+    for (const q of this.wiring.txQueue) {
+      if (!q) continue;
+      const key = q.cluster * MAILBOX_FIFOS + q.fifo;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      n += this.bank.drops(q.cluster, q.fifo);
+    }
+    return n;
   }
 
   /** Messages waiting in the software queues. */

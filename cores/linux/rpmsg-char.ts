@@ -50,7 +50,8 @@ export interface RpmsgCharDev {
   read(buf: Uint8Array): Promise<number>;
   /**
    * write(2): sends `data` as one message. Returns data.length, or -EMSGSIZE (> 496 bytes),
-   * -EAGAIN (O_NONBLOCK and no TX buffer), -ERESTARTSYS (no TX buffer for 15 s), -EPIPE (closed).
+   * -EAGAIN (O_NONBLOCK and no TX buffer), -ERESTARTSYS (no TX buffer for 15 s), -EPIPE (closed,
+   * or the remote's vring1 was refused as corrupt).
    */
   write(data: Uint8Array): Promise<number>;
   /** True when a message is queued (poll EPOLLIN). */

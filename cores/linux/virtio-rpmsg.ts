@@ -14,6 +14,19 @@
 //
 // RX (rpmsg_recv_done) runs in ISR context; sends run in tasks and may block (15 s) for a TX buffer.
 // The per-message paths allocate nothing and log nothing (anomalies are logged, rate-limited).
+//
+// Corrupt rings are refused, never followed (as Linux marks a virtqueue broken, BAD_RING): when
+// vring0's used.idx or an id in it is corrupt (more than `num` ahead, id >= num), or vring1's state
+// is (its used ring, or an avail ring that cannot take a buffer), that ring is refused for good: one
+// error names the ring and the bad value, stats.refused counts it (per remote and in the totals),
+// the core does not fault, and the ring is not read again. A refused vring0 stops that remote's
+// messages to Linux; a refused vring1 makes sends to that remote fail with -EPIPE (blocked senders
+// are woken to fail). The other ring of the remote and the other remotes go on.
+//
+// Stress runs (shared/perturb.ts, shared/mutation.ts): a send is the PT_PUBLISH point between
+// filling an sbuf and offering it on vring1, where a bit-flip fault flips one bit of a stress
+// payload and a corrupt-index fault, right after the publish, overwrites vring1's avail.idx with a
+// value far ahead. HETSOC_MUTATION=vring-publish-early offers the buffer before writing it.
 
 import type { Bus } from '../../shared/bus.js';
 import {
@@ -24,10 +37,12 @@ import {
   RPMSG_NS_MSG_SIZE, RPMSG_RESERVED_ADDRESSES, hdrDst, hdrLen, hdrSrc, readNsAddr, readNsFlags, readNsName,
   writeHeader,
 } from '../../shared/rpmsg.js';
-import { VRING_DESC_F_WRITE, Vring, VringDriver, vringSize } from '../../shared/vring.js';
+import { VRING_PUBLISH_EARLY } from '../../shared/mutation.js';
+import { PERTURB, PT_PUBLISH, flipPayloadBit, perturbAt, takeFault } from '../../shared/perturb.js';
+import { VRING_DESC_F_WRITE, Vring, VringDriver, VringError, vringSize } from '../../shared/vring.js';
 import type { MailboxDriver } from '../drivers/mailbox.js';
 import { type CoreRuntime, Semaphore } from '../runtime.js';
-import { EAGAIN, EBUSY, EINVAL, EMSGSIZE, ENODEV, ERESTARTSYS } from './errno.js';
+import { EAGAIN, EBUSY, EINVAL, EMSGSIZE, ENODEV, EPIPE, ERESTARTSYS } from './errno.js';
 
 /** Offset of vring0 (Linux RX) from the remote's DMA region. */
 export const LINUX_VRING0_OFFSET = 0x0;
@@ -130,12 +145,14 @@ export interface RpmsgStats {
   txWaits: number;
   /** Blocking sends that gave up after 15 s (-ERESTARTSYS). */
   txTimeouts: number;
+  /** Rings refused for a corrupt index or id (each counted once). */
+  refused: number;
 }
 
 export type ChannelEvent = 'create' | 'destroy';
 
 function newStats(): RpmsgStats {
-  return { received: 0, sent: 0, droppedNoRecipient: 0, droppedTooBig: 0, badBuffers: 0, txWaits: 0, txTimeouts: 0 };
+  return { received: 0, sent: 0, droppedNoRecipient: 0, droppedTooBig: 0, badBuffers: 0, txWaits: 0, txTimeouts: 0, refused: 0 };
 }
 
 const hex = (v: number): string => '0x' + (v >>> 0).toString(16);
@@ -145,6 +162,7 @@ const P_EINVAL: Promise<number> = Promise.resolve(-EINVAL);
 const P_EMSGSIZE: Promise<number> = Promise.resolve(-EMSGSIZE);
 const P_EAGAIN: Promise<number> = Promise.resolve(-EAGAIN);
 const P_ENODEV: Promise<number> = Promise.resolve(-ENODEV);
+const P_EPIPE: Promise<number> = Promise.resolve(-EPIPE);
 
 /** State of one probed virtio rpmsg device (struct virtproc_info). */
 class VirtprocInfo {
@@ -160,6 +178,10 @@ class VirtprocInfo {
   readonly channels: RpmsgChannel[] = [];
   readonly stats = newStats();
   warned = 0;
+  /** vring0 was found corrupt: it is not read any more. */
+  rxRefused = false;
+  /** vring1 was found corrupt: sends to this remote fail. */
+  txRefused = false;
 
   constructor(
     readonly cfg: LinuxRemoteConfig,
@@ -341,13 +363,15 @@ export class LinuxRpmsgHost {
   private recvDone(vrp: VirtprocInfo): void {
     const rx = vrp.rx;
     const rvq = vrp.rvq;
+    if (vrp.rxRefused) return;
     let reposted = 0;
     for (;;) {
       let id: number;
       try {
         id = rx.getUsed();
       } catch (err) {
-        this.anomaly(vrp, 'error', `corrupt vring0 used ring: ${err instanceof Error ? err.message : String(err)}`);
+        if (!(err instanceof VringError)) throw err;
+        this.refuse(vrp, err, true);
         break;
       }
       if (id < 0) break;
@@ -372,7 +396,8 @@ export class LinuxRpmsgHost {
       try {
         rx.addAvail(id);
       } catch (err) {
-        this.anomaly(vrp, 'error', `cannot re-post rx buffer ${id}: ${err instanceof Error ? err.message : String(err)}`);
+        if (!(err instanceof VringError)) throw err;
+        this.refuse(vrp, err, true);
         break;
       }
       reposted++;
@@ -436,6 +461,18 @@ export class LinuxRpmsgHost {
     for (const l of this.channelListeners) l('create', ch);
   }
 
+  /** Refuses vring0 (rx) or vring1 of a remote for good (see the file header). */
+  private refuse(vrp: VirtprocInfo, err: VringError, rx: boolean): void {
+    if (rx ? vrp.rxRefused : vrp.txRefused) return;
+    if (rx) vrp.rxRefused = true;
+    else vrp.txRefused = true;
+    vrp.stats.refused++;
+    this.stats.refused++;
+    this.log.error(`virtio${vrp.index} (${vrp.cfg.name}): ${rx ? 'vring0' : 'vring1'} (${err.ring}) refused: bad value ${err.value}: ` +
+      `${err.message}; ${rx ? 'messages from the remote are no longer read' : 'sends to the remote now fail with -EPIPE'}`);
+    if (!rx) this.xmitDone(vrp);
+  }
+
   /** rpmsg_xmit_done: wake every sender waiting for a TX buffer. */
   private xmitDone(vrp: VirtprocInfo): void {
     const q = vrp.sendq;
@@ -446,33 +483,60 @@ export class LinuxRpmsgHost {
 
   /** get_a_tx_buf: a never-used sbuf, else one the remote returned on vring1; -1 when none. */
   private getTxBuf(vrp: VirtprocInfo): number {
+    if (vrp.txRefused) return -1;
     if (vrp.lastSbuf < vrp.half) return vrp.lastSbuf++;
     try {
       return vrp.tx.getUsed();
     } catch (err) {
-      this.anomaly(vrp, 'error', `corrupt vring1 used ring: ${err instanceof Error ? err.message : String(err)}`);
+      if (!(err instanceof VringError)) throw err;
+      this.refuse(vrp, err, false);
       return -1;
     }
   }
 
-  /** Fill sbuf `id`, offer it on vring1, kick. */
-  private fill(vrp: VirtprocInfo, id: number, src: number, dst: number, data: Uint8Array): void {
+  /** Fill sbuf `id`, offer it on vring1, kick. 0, or -EPIPE when vring1 turns out corrupt. */
+  private fill(vrp: VirtprocInfo, id: number, src: number, dst: number, data: Uint8Array): number {
     const off = (vrp.half + id) * RPMSG_BUF_SIZE;
     const len = data.length;
-    writeHeader(vrp.bufs, off, src, dst, 0, len, 0);
-    vrp.bufs.set(data, off + RPMSG_HDR_SIZE);
-    vrp.svq.setDesc(id, vrp.bufBase + off, RPMSG_HDR_SIZE + len, 0, 0);
-    vrp.tx.addAvail(id);
+    const u8 = vrp.bufs;
+    const at = off + RPMSG_HDR_SIZE;
+    try {
+      if (VRING_PUBLISH_EARLY) {
+        // Planted bug: the remote may read the buffer before it is written.
+        vrp.svq.setDesc(id, vrp.bufBase + off, RPMSG_HDR_SIZE + len, 0, 0);
+        vrp.tx.addAvail(id);
+        if (PERTURB.on) perturbAt(PT_PUBLISH);
+        writeHeader(u8, off, src, dst, 0, len, 0);
+        u8.set(data, at);
+        if (PERTURB.on) flipPayloadBit(u8, at, len, vrp.cfg.name);
+      } else {
+        writeHeader(u8, off, src, dst, 0, len, 0);
+        u8.set(data, at);
+        vrp.svq.setDesc(id, vrp.bufBase + off, RPMSG_HDR_SIZE + len, 0, 0);
+        if (PERTURB.on) {
+          flipPayloadBit(u8, at, len, vrp.cfg.name);
+          perturbAt(PT_PUBLISH);
+        }
+        vrp.tx.addAvail(id);
+      }
+    } catch (err) {
+      if (!(err instanceof VringError)) throw err;
+      this.refuse(vrp, err, false);
+      return -EPIPE;
+    }
+    // Corrupt-index fault: a memory error hits the avail.idx just published.
+    if (PERTURB.on && takeFault('corrupt-index', vrp.cfg.name)) vrp.svq.setAvailIdx(vrp.svq.availIdx() + vrp.svq.num + 7);
     vrp.stats.sent++;
     this.stats.sent++;
     if (vrp.tx.needsKick()) this.mailbox.send(vrp.cfg.procId, SVQ_NOTIFY_ID);
+    return 0;
   }
 
   /**
    * rpmsg_send_offchannel_raw: send `data` from local address `src` to remote address `dst` of the
    * remote with proc id `remote`. Resolves 0, or -EINVAL (src/dst ANY), -EMSGSIZE (> 496 bytes),
    * -ENODEV (no such virtio device), -EAGAIN (nonblock and no TX buffer), -ERESTARTSYS (blocked
-   * 15 s without a TX buffer).
+   * 15 s without a TX buffer), -EPIPE (vring1 refused as corrupt).
    */
   send(remote: number, src: number, dst: number, data: Uint8Array, nonblock: boolean): Promise<number> {
     const vrp = this.byProc.get(remote);
@@ -480,10 +544,8 @@ export class LinuxRpmsgHost {
     if (src === RPMSG_ADDR_ANY || dst === RPMSG_ADDR_ANY || (src >>> 0) !== src || (dst >>> 0) !== dst) return P_EINVAL;
     if (data.length > RPMSG_MAX_PAYLOAD) return P_EMSGSIZE;
     const id = this.getTxBuf(vrp);
-    if (id >= 0) {
-      this.fill(vrp, id, src, dst, data);
-      return P_OK;
-    }
+    if (id >= 0) return this.fill(vrp, id, src, dst, data) === 0 ? P_OK : P_EPIPE;
+    if (vrp.txRefused) return P_EPIPE;
     // rpmsg_trysend gives -ENOMEM, which rpmsg_char turns into -EAGAIN.
     if (nonblock) return P_EAGAIN;
     return this.sendBlocking(vrp, src, dst, data);
@@ -498,7 +560,7 @@ export class LinuxRpmsgHost {
     try {
       for (;;) {
         id = this.getTxBuf(vrp);
-        if (id >= 0) break;
+        if (id >= 0 || vrp.txRefused) break;
         const remaining = deadline - this.rt.now() / 1000;
         if (remaining <= 0) break;
         vrp.stats.txWaits++;
@@ -508,14 +570,14 @@ export class LinuxRpmsgHost {
     } finally {
       if (--vrp.sleepers === 0) vrp.tx.setInterruptSuppressed(true);
     }
+    if (vrp.txRefused) return -EPIPE;
     if (id < 0) {
       vrp.stats.txTimeouts++;
       this.stats.txTimeouts++;
       this.log.error(`virtio${vrp.index} (${vrp.cfg.name}): timeout waiting for a tx buffer (${RPMSG_TX_TIMEOUT_MS} ms)`);
       return -ERESTARTSYS;
     }
-    this.fill(vrp, id, src, dst, data);
-    return 0;
+    return this.fill(vrp, id, src, dst, data);
   }
 
   // ---- endpoints ---------------------------------------------------------------------------

@@ -7,11 +7,28 @@
 // - To Linux: the A72 is the virtio host; TX is the resource table's vring0 (re-primed with the
 //   buffers at vring0.da + 0x40000), RX is vring1 (avail -> used).
 // Send never blocks (IPC_EFAIL without a free buffer); recv waits with a timeout or forever.
+//
+// A corrupt ring is refused, never followed: every index and descriptor id read from a peer's ring is
+// range-checked (shared/vring.ts throws VringError) and every buffer address must lie inside the
+// link's buffer window. When a ring's index or id is found corrupt (a used.idx or avail.idx more
+// than `num` ahead, an id >= num), that ring is refused for good: the error is logged once, naming
+// the ring and the bad value, stats.refused counts it, the core does not fault, and nothing of that
+// ring is read (or given back) again. Refusal is per ring, i.e. per direction of a link: a refused
+// receive ring stops that peer's messages to this core; a refused TX ring (the peer's avail.idx of
+// it) makes sends to that peer return IPC_EFAIL. The other direction and the other links go on.
+//
+// Stress runs (shared/perturb.ts, shared/mutation.ts): RPMessage_send is the PT_PUBLISH point
+// between filling a buffer and publishing its used entry, where a bit-flip fault flips one bit of a
+// stress payload and a corrupt-index fault, right after the publish, overwrites the TX ring's
+// used.idx with a value far ahead. HETSOC_MUTATION=vring-publish-early publishes before the buffer
+// is written (a planted bug). With nothing installed each costs one constant-false branch.
 
 import type { Logger } from 'pino';
 import type { Bus } from '../../shared/bus.js';
 import { IPC_MAX_PROCS, IPC_MPU1_0, IPC_VRING_BUFFER_SIZE, IPC_VRING_SIZE, pdkPairLayout } from '../../shared/j721e.js';
 import { hex } from '../../shared/memory-map.js';
+import { VRING_PUBLISH_EARLY } from '../../shared/mutation.js';
+import { PERTURB, PT_PUBLISH, flipPayloadBit, perturbAt, takeFault } from '../../shared/perturb.js';
 import {
   RPMSG_BUF_SIZE, RPMSG_HDR_SIZE, RPMSG_NS_MSG_SIZE, hdrDst, hdrLen, hdrSrc, readNsAddr, readNsFlags,
   readNsName, writeHeader, writeNsMsg,
@@ -58,6 +75,12 @@ interface Link {
   rxKick: number;
   /** RPMessage layer attached (RPMessage_init / RPMessage_lateInit): mailbox interrupt installed. */
   attached: boolean;
+  /** Core name of the remote (fault hooks aimed at one peer). */
+  peer: string;
+  /** The receive ring was found corrupt: it is not read any more. */
+  rxRefused: boolean;
+  /** The TX ring was found corrupt (the peer's avail.idx): sends to the remote fail. */
+  txRefused: boolean;
 }
 
 interface NameEntry {
@@ -81,6 +104,8 @@ export interface PdkStats {
   droppedNoEndpoint: number;
   droppedQueueFull: number;
   droppedBad: number;
+  /** Rings refused for a corrupt index or descriptor id (each counted once). */
+  refused: number;
 }
 
 const timeoutMs = (t: number): number => (t === IPC_RPMESSAGE_TIMEOUT_FOREVER ? Infinity : t);
@@ -100,7 +125,9 @@ export class PdkIpc {
   private readonly nameWaiters = new Set<NameWaiter>();
   private readonly nsScratch = new Uint8Array(RPMSG_NS_MSG_SIZE);
   private newMsgFxn: Ipc_InitPrms['newMsgFxn'];
-  readonly stats: PdkStats = { sent: 0, received: 0, sendNoBuffer: 0, droppedNoEndpoint: 0, droppedQueueFull: 0, droppedBad: 0 };
+  readonly stats: PdkStats = {
+    sent: 0, received: 0, sendNoBuffer: 0, droppedNoEndpoint: 0, droppedQueueFull: 0, droppedBad: 0, refused: 0,
+  };
 
   constructor(private readonly deps: PdkDeps) {
     this.rt = deps.rt;
@@ -253,7 +280,7 @@ export class PdkIpc {
       rxRtos: new VringDriver(rxRing),
       rxBufs: new BufferWindow(bus, l.rxBufs, IPC_VRING_SIZE, `${this.procName(remote)} tx buffers`),
       rxKick: l.rxVqId,
-      attached: false,
+      attached: false, peer: this.procName(remote), rxRefused: false, txRefused: false,
     };
   }
 
@@ -282,6 +309,7 @@ export class PdkIpc {
       this.links[procId] = {
         remote: procId, linux: true, tx, txBufs: bufs, txKick: v0.notifyid,
         rxLinux: new VringDevice(rxRing), rxBufs: bufs, rxKick: v1.notifyid, attached: false,
+        peer: this.procName(procId), rxRefused: false, txRefused: false,
       };
       return IPC_SOK;
     } catch (err) {
@@ -393,7 +421,10 @@ export class PdkIpc {
     ep.sem.abandon();
   }
 
-  /** Sends one message; never blocks. IPC_EFAIL when the core, the vring or a free buffer is missing. */
+  /**
+   * Sends one message; never blocks. IPC_EFAIL when the core, the vring or a free buffer is missing,
+   * or when the TX ring to that core was refused as corrupt.
+   */
   RPMessage_send(handle: RPMessage_Handle | null, dstProc: number, dstEndPt: number, srcEndPt: number,
                  data: Uint8Array, len: number = data?.length): number {
     if (handle) {
@@ -405,8 +436,16 @@ export class PdkIpc {
     const link = this.links[dstProc];
     // As in the PDK, the TX queue of a core exists once RPMessage_init/RPMessage_lateInit attached it.
     if (!link?.attached || !(data instanceof Uint8Array) || !(len >= 0) || len > IPC_MAX_DATA_PAYLOAD || len > data.length) return IPC_EFAIL;
+    if (link.txRefused) return IPC_EFAIL;
     const tx = link.tx;
-    const id = tx.getAvail();
+    let id: number;
+    try {
+      id = tx.getAvail();
+    } catch (err) {
+      if (!(err instanceof VringError)) throw err;
+      this.refuse(link, err, false);
+      return IPC_EFAIL;
+    }
     if (id < 0) {
       tx.setNotifySuppressed(false);
       this.stats.sendNoBuffer++;
@@ -418,9 +457,26 @@ export class PdkIpc {
       this.log.error(`RPMessage_send to ${this.procName(dstProc)}: ${link.txBufs.describe(addr, RPMSG_HDR_SIZE + len)} (descriptor ${id})`);
       return IPC_EFAIL;
     }
-    writeHeader(link.txBufs.dv, off, srcEndPt >>> 0, dstEndPt >>> 0, link.linux ? 0 : this.self, len, 0);
-    link.txBufs.u8.set(len === data.length ? data : data.subarray(0, len), off + RPMSG_HDR_SIZE);
-    tx.addUsed(id, RPMSG_HDR_SIZE + len);
+    const u8 = link.txBufs.u8;
+    const at = off + RPMSG_HDR_SIZE;
+    if (VRING_PUBLISH_EARLY) {
+      // Planted bug: the receiver may read the buffer before it is written.
+      tx.addUsed(id, RPMSG_HDR_SIZE + len);
+      if (PERTURB.on) perturbAt(PT_PUBLISH);
+      writeHeader(link.txBufs.dv, off, srcEndPt >>> 0, dstEndPt >>> 0, link.linux ? 0 : this.self, len, 0);
+      u8.set(len === data.length ? data : data.subarray(0, len), at);
+      if (PERTURB.on) flipPayloadBit(u8, at, len, link.peer);
+    } else {
+      writeHeader(link.txBufs.dv, off, srcEndPt >>> 0, dstEndPt >>> 0, link.linux ? 0 : this.self, len, 0);
+      u8.set(len === data.length ? data : data.subarray(0, len), at);
+      if (PERTURB.on) {
+        flipPayloadBit(u8, at, len, link.peer);
+        perturbAt(PT_PUBLISH);
+      }
+      tx.addUsed(id, RPMSG_HDR_SIZE + len);
+    }
+    // Corrupt-index fault: a memory error hits the used.idx just published.
+    if (PERTURB.on && takeFault('corrupt-index', link.peer)) tx.ring.setUsedIdx(tx.ring.usedIdx() + tx.ring.num + 7);
     this.stats.sent++;
     if (tx.needsInterrupt()) this.deps.mailbox.send(dstProc, link.txKick);
     return IPC_SOK;
@@ -546,14 +602,31 @@ export class PdkIpc {
   // ---- receive path (interrupt context) -----------------------------------------------------
 
   private processRx(link: Link): void {
+    if (link.rxRefused) return;
     try {
       if (link.rxRtos) this.drainRtos(link, link.rxRtos);
       else if (link.rxLinux) this.drainLinux(link, link.rxLinux);
     } catch (err) {
       if (!(err instanceof VringError)) throw err;
-      this.stats.droppedBad++;
-      this.log.error(`receive from ${this.procName(link.remote)} refused: ${err.message}`);
+      this.refuse(link, err, true);
     }
+  }
+
+  /** Refuses a ring of `link` for good (see the file header): logged once, counted once. */
+  private refuse(link: Link, err: VringError, rx: boolean): void {
+    if (rx ? link.rxRefused : link.txRefused) return;
+    if (rx) link.rxRefused = true;
+    else link.txRefused = true;
+    this.stats.refused++;
+    this.log.error(`${rx ? 'receive' : 'TX'} ring ${err.ring} with ${this.procName(link.remote)} refused: bad value ${err.value}: ` +
+      `${err.message}; ${rx ? `messages from ${this.procName(link.remote)} on it are no longer read` : `sends to ${this.procName(link.remote)} now fail`}`);
+  }
+
+  /** Whether a ring with `procId` was refused as corrupt: 'rx', 'tx', 'both' or undefined. */
+  refusedRing(procId: number): 'rx' | 'tx' | 'both' | undefined {
+    const l = this.links[procId];
+    if (!l || (!l.rxRefused && !l.txRefused)) return undefined;
+    return l.rxRefused && l.txRefused ? 'both' : l.rxRefused ? 'rx' : 'tx';
   }
 
   private drainRtos(link: Link, rx: VringDriver): void {
