@@ -11,7 +11,13 @@
 // payload, padding to 4 bytes. The payload may wrap around the end; the header never does.
 // Empty when rd_idx == wr_idx; one word always stays free to tell full from empty. Each side keeps
 // its own index locally and reads only the peer's from shared memory.
+//
+// Stress hooks (shared/perturb.ts): between copying a packet and publishing wr_idx, a bit-flip
+// fault may hit the payload and PT_PUBLISH may delay the writer. HETSOC_MUTATION=pbuf-publish-early
+// (shared/mutation.ts) plants the reverse order: wr_idx first, then the copy, a race a reader hits.
 
+import { PBUF_PUBLISH_EARLY } from './mutation.js';
+import { PERTURB, PT_PUBLISH, flipPayloadBit, perturbAt } from './perturb.js';
 import { EAGAIN, EINVAL, ENOMEM } from './zephyr-errno.js';
 
 export const PBUF_RD_IDX_OFFSET = 0;
@@ -124,21 +130,39 @@ export class Pbuf {
     const wr = this.localWr;
     const free = this.dataLen - this.occupied(wr, rd) - PBUF_PACKET_LEN_SZ;
     if (free < len + PBUF_PACKET_LEN_SZ) return -ENOMEM;
+    // The header never wraps (indexes and dataLen are multiples of 4); the payload may.
+    let at = wr + PBUF_PACKET_LEN_SZ;
+    if (at === this.dataLen) at = 0;
+    const first = Math.min(len, this.dataLen - at);
+    let next = roundUp4(at + len);
+    if (next >= this.dataLen) next -= this.dataLen;
+    this.localWr = next;
+    if (PBUF_PUBLISH_EARLY) {
+      // Planted bug: the reader may take the stale bytes at [wr, next) for this packet.
+      Atomics.store(this.words, this.wrWord, next);
+      if (PERTURB.on) perturbAt(PT_PUBLISH);
+      this.copyPacket(wr, at, first, src, len, srcOffset);
+      return len;
+    }
+    this.copyPacket(wr, at, first, src, len, srcOffset);
+    if (PERTURB.on) {
+      // A wrapped payload: only its first, contiguous part (where the stress header sits) is a candidate.
+      flipPayloadBit(this.data, at, first);
+      perturbAt(PT_PUBLISH);
+    }
+    Atomics.store(this.words, this.wrWord, next);
+    return len;
+  }
+
+  /** Header at `wr`, payload at `at` (`first` bytes there, the rest from data[0]). */
+  private copyPacket(wr: number, at: number, first: number, src: Uint8Array, len: number, srcOffset: number): void {
     const d = this.data;
     d[wr] = len >>> 8;
     d[wr + 1] = len & 0xFF;
     d[wr + 2] = 0;
     d[wr + 3] = 0;
-    let at = wr + PBUF_PACKET_LEN_SZ;
-    if (at === this.dataLen) at = 0;
-    const first = Math.min(len, this.dataLen - at);
     d.set(src.subarray(srcOffset, srcOffset + first), at);
     if (first < len) d.set(src.subarray(srcOffset + first, srcOffset + len), 0);
-    let next = roundUp4(at + len);
-    if (next >= this.dataLen) next -= this.dataLen;
-    this.localWr = next;
-    Atomics.store(this.words, this.wrWord, next);
-    return len;
   }
 
   /**

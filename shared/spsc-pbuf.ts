@@ -26,7 +26,15 @@
 // typed-array accesses. The consumer's free() loads wr_idx before it inspects data[new rd_idx] for
 // a padding mark (the C code reads the byte first; the result is the same, without the window in
 // which a stale 0xFF from an earlier lap could be taken for fresh padding).
+//
+// Stress hooks (shared/perturb.ts): PT_PUBLISH between the padding mark and wr_idx = 0, and between
+// a packet's bytes (where a bit-flip fault may hit the payload) and its wr_idx.
+// HETSOC_MUTATION=pbuf-publish-early (shared/mutation.ts) plants the reverse order in write() and
+// commit(): wr_idx first, then the header (and, in write(), the payload). The padding step keeps
+// its order in both modes: the planted bug is about the packet.
 
+import { PBUF_PUBLISH_EARLY } from './mutation.js';
+import { PERTURB, PT_PUBLISH, flipPayloadBit, perturbAt } from './perturb.js';
 import { EINVAL, ENOMEM, ENOTSUP } from './zephyr-errno.js';
 
 /** Byte offset of `len` (u32, length of data[]). */
@@ -242,6 +250,7 @@ export class SpscPbuf {
         free = remaining - (rd > 0 ? 0 : FREE_SPACE_DISTANCE);
       } else {
         this.bytes[this.dataStart + wr] = PADDING_MARK;
+        if (PERTURB.on) perturbAt(PT_PUBLISH);
         wr = 0;
         Atomics.store(words, this.wrWord, 0);
         free = rd - FREE_SPACE_DISTANCE;
@@ -275,12 +284,29 @@ export class SpscPbuf {
     const words = this.words;
     const wr = Atomics.load(words, this.wrWord);
     const at = this.dataStart + wr;
+    const next = this.nextWr(wr, len);
+    this.allocated = 0;
+    if (PBUF_PUBLISH_EARLY) {
+      // Planted bug: the consumer may read a stale length from the slot.
+      Atomics.store(words, this.wrWord, next);
+      if (PERTURB.on) perturbAt(PT_PUBLISH);
+      this.bytes[at] = len >>> 8;
+      this.bytes[at + 1] = len & 0xff;
+      return;
+    }
     this.bytes[at] = len >>> 8; // big-endian u16; bytes 2-3 of the slot untouched
     this.bytes[at + 1] = len & 0xff;
-    let next = (wr + len + LEN_SZ + 3) & ~3;
-    if (next === this.dataLen) next = 0;
-    this.allocated = 0;
+    if (PERTURB.on) {
+      flipPayloadBit(this.bytes, at + LEN_SZ, len);
+      perturbAt(PT_PUBLISH);
+    }
     Atomics.store(words, this.wrWord, next); // publish last
+  }
+
+  /** wr_idx after a packet of `len` bytes at `wr` (packets never wrap: it reaches at most len_buf, which is 0). */
+  private nextWr(wr: number, len: number): number {
+    const next = (wr + len + LEN_SZ + 3) & ~3;
+    return next === this.dataLen ? 0 : next;
   }
 
   /**
@@ -294,6 +320,17 @@ export class SpscPbuf {
     if (got !== len) return got < 0 ? got : -ENOMEM;
     const bytes = this.bytes;
     const base = this.allocOffset;
+    if (PBUF_PUBLISH_EARLY) {
+      // Planted bug: wr_idx covers a packet whose header and payload are not written yet. alloc()
+      // already placed any padding (and wr_idx = 0) in the right order, so the packet starts at base - LEN_SZ.
+      this.allocated = 0;
+      Atomics.store(this.words, this.wrWord, this.nextWr(base - LEN_SZ - this.dataStart, len));
+      if (PERTURB.on) perturbAt(PT_PUBLISH);
+      bytes[base - LEN_SZ] = len >>> 8;
+      bytes[base - LEN_SZ + 1] = len & 0xff;
+      for (let i = 0; i < len; i++) bytes[base + i] = src[i];
+      return len;
+    }
     for (let i = 0; i < len; i++) bytes[base + i] = src[i];
     this.commit(len);
     return len;

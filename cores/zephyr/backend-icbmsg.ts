@@ -12,12 +12,18 @@
 // Everything from the peer is validated (length, endpoint address, block index, header size, and
 // here also that the blocks are not already held or that a release names a block in flight); a bad
 // message is dropped and counted (status().rejected), and reported to the endpoint's error() when
-// the endpoint is known. It never faults the core.
+// the endpoint is known. It never faults the core, and never reads outside the RX blocks area.
+//
+// Stress hooks (shared/perturb.ts), before a filled block's MSG_DATA goes out: a bit-flip fault may
+// hit the payload, PT_PUBLISH may delay the sender, and a corrupt-index fault replaces the block
+// index in the control message with one outside the peer's RX blocks. The peer refuses it; the
+// protocol has no recovery, so those blocks stay sent forever: status().tx.stranded counts them.
 
 import {
-  ICBMSG_CONTROL_MSG_LEN, ICBMSG_EPT_ADDR_INVALID, ICBMSG_MSG_BOUND, ICBMSG_MSG_DATA, ICBMSG_MSG_RELEASE_BOUND,
+  ICBMSG_CONTROL_MSG_LEN, ICBMSG_EPT_ADDR_INVALID, ICBMSG_MAX_BLOCKS, ICBMSG_MSG_BOUND, ICBMSG_MSG_DATA, ICBMSG_MSG_RELEASE_BOUND,
   ICBMSG_MSG_RELEASE_DATA,
 } from '../../shared/icbmsg-layout.js';
+import { PERTURB, PT_PUBLISH, flipPayloadBit, mix32, perturbAt, takeFault } from '../../shared/perturb.js';
 import { EAGAIN, EALREADY, EBUSY, EINVAL, ENOMEM, ENXIO } from '../../shared/zephyr-errno.js';
 import type { CoreRuntime } from '../runtime.js';
 import { Semaphore } from '../runtime.js';
@@ -95,7 +101,8 @@ export class IcbmsgBackend implements IpcBackend {
   private controlBound = false;
   /** The bound work found no block for a MSG_BOUND (K_FOREVER): it runs again on the next release. */
   private boundNeedsBlocks = false;
-  private readonly counters = { rejected: 0, lastRejected: '', icmsgErrors: 0 };
+  /** corruptIndexSent: MSG_DATA sent with a corrupted block index (stress corrupt-index fault). */
+  private readonly counters = { rejected: 0, lastRejected: '', icmsgErrors: 0, corruptIndexSent: 0 };
 
   constructor(opts: IcbmsgBackendOptions) {
     this.name = opts.name;
@@ -293,9 +300,30 @@ export class IcbmsgBackend implements IpcBackend {
   private sendBlock(type: number, addr: number, start: number, size: number): number {
     this.tx.setHeaderSize(start, size);
     this.pool.state[start] = TX_SENT;
-    const r = this.sendControl(type, addr, start);
+    let index = start;
+    if (PERTURB.on && type === ICBMSG_MSG_DATA) index = this.beforeDataPublish(start, size);
+    const r = this.sendControl(type, addr, index);
     if (r < 0) this.releaseTx(start, 0);
+    else if (index !== start) {
+      this.pool.stranded[start] = 1;
+      this.counters.corruptIndexSent++;
+    }
     return r;
+  }
+
+  /**
+   * Stress hooks between filling a block and announcing it: bit flip, publish delay, and the block
+   * index to put in MSG_DATA (an out-of-range one when a corrupt-index fault fires).
+   */
+  private beforeDataPublish(start: number, size: number): number {
+    flipPayloadBit(this.tx.bytes, this.tx.payloadOffset(start), size);
+    perturbAt(PT_PUBLISH);
+    // With 256 blocks every u8 is a valid index: no out-of-range value exists, the fault stays armed.
+    const count = this.tx.count;
+    if (count >= ICBMSG_MAX_BLOCKS) return start;
+    const f = takeFault('corrupt-index');
+    if (!f) return start;
+    return count + (mix32(f.id, start) % (ICBMSG_MAX_BLOCKS - count));
   }
 
   private sendControl(type: number, addr: number, block: number): number {
@@ -454,7 +482,7 @@ export class IcbmsgBackend implements IpcBackend {
   private receivedData(addr: number, blk: number): void {
     const e = this.eptForRx(addr);
     const size = this.rxBufs.claim(blk);
-    if (size < 0) return this.reject(`MSG_DATA for endpoint ${addr}: block ${blk} invalid, corrupt or in use`, e);
+    if (size < 0) return this.reject(`MSG_DATA for endpoint ${addr}: ${this.rx.describeRefusal(blk, size)}`, e);
     if (!e) {
       // Nobody to deliver to (not bound, deregistered): give the blocks back rather than leak them.
       this.reject(`MSG_DATA for endpoint address ${addr}, which has no ready local endpoint`);
@@ -484,7 +512,8 @@ export class IcbmsgBackend implements IpcBackend {
       this.rxBufs.free(old);
       this.waitingBound[addr] = WAITING_BOUND_MSG_EMPTY;
     }
-    if (this.rxBufs.claim(blk) < 0) return this.reject(`MSG_BOUND for endpoint ${addr}: block ${blk} invalid, corrupt or in use`);
+    const size = this.rxBufs.claim(blk);
+    if (size < 0) return this.reject(`MSG_BOUND for endpoint ${addr}: ${this.rx.describeRefusal(blk, size)}`);
     this.rxBufs.state[blk] = RX_BOUND_WAIT;
     this.waitingBound[addr] = blk;
     this.boundWorkq.submit(this.boundWork);
@@ -499,7 +528,11 @@ export class IcbmsgBackend implements IpcBackend {
     return {
       role: this.initiator ? 'initiator' : 'follower',
       control: this.icmsg.stateName,
-      tx: { blockSize: this.tx.blockSize, blocks: this.tx.count, free: this.pool.free, maxPayload: this.tx.maxPayload },
+      // free + owned + inFlight == blocks; stranded (part of inFlight) are never coming back.
+      tx: {
+        blockSize: this.tx.blockSize, blocks: this.tx.count, free: this.pool.free, maxPayload: this.tx.maxPayload,
+        owned: this.pool.blocksIn(TX_OWNED), inFlight: this.pool.blocksIn(TX_SENT), stranded: this.pool.strandedBlocks(),
+      },
       rx: { blockSize: this.rx.blockSize, blocks: this.rx.count, held },
       endpoints: this.epts.map((e) => ({
         name: e.cfg.name, addr: e.addr, state: EPT_STATE_NAMES[e.state], rebound: REBOUND_NAMES[e.rebound],

@@ -18,6 +18,13 @@ export interface IcbmsgBlocksArea {
   blocks: number;
 }
 
+/** A block index the peer named is not one of the area's blocks. */
+export const BLOCK_OUT_OF_RANGE = -1;
+/** The block's header announces a buffer that runs past the area. */
+export const BLOCK_CORRUPT = -2;
+/** The buffer overlaps one this core has not released yet. */
+export const BLOCK_IN_USE = -3;
+
 /** Blocks needed for a payload of `size` bytes: DIV_ROUND_UP(size + 4, blockSize). */
 export const blocksFor = (size: number, blockSize: number): number => Math.ceil((size + ICBMSG_BLOCK_HEADER_SIZE) / blockSize);
 
@@ -67,14 +74,24 @@ export class IcbmsgBlocks {
   }
 
   /**
-   * buffer_from_index_validate: the payload size the header of block i announces, or -1 when the
-   * index is out of range or the buffer would not fit in the area ("Block corrupted").
+   * buffer_from_index_validate: the payload size the header of block i announces, or
+   * BLOCK_OUT_OF_RANGE (nothing is read then) or BLOCK_CORRUPT when the buffer would not fit in the
+   * area ("Block corrupted").
    */
   validatedSize(i: number): number {
-    if (!(i >= 0 && i < this.count)) return -1;
+    if (!(Number.isInteger(i) && i >= 0 && i < this.count)) return BLOCK_OUT_OF_RANGE;
     const size = this.headerSize(i);
-    if (size > this.maxPayload || this.payloadOffset(i) + size > this.areaSize) return -1;
+    if (size > this.maxPayload || this.payloadOffset(i) + size > this.areaSize) return BLOCK_CORRUPT;
     return size;
+  }
+
+  /** Why a block the peer named (an RX block) was refused; on the rejection path only (builds a string). */
+  describeRefusal(i: number, code: number): string {
+    if (code === BLOCK_OUT_OF_RANGE) return `block index ${i} is outside the RX blocks 0..${this.count - 1}`;
+    if (code === BLOCK_CORRUPT) {
+      return `block ${i}: header size ${this.headerSize(i)} runs past the ${this.areaSize}-byte RX blocks area (max payload from there ${this.areaSize - this.payloadOffset(i)})`;
+    }
+    return `block ${i} overlaps an RX buffer not released yet`;
   }
 
   /** A view of block i's payload, `size` bytes long, onto the shared memory (zero copy). */
@@ -123,6 +140,11 @@ export class IcbmsgTxPool {
   readonly span: Uint16Array;
   /** Set when the allocation starting here was dropped; cleared when the block is allocated again. */
   readonly dropped: Uint8Array;
+  /**
+   * Set while the allocation starting here was announced with a corrupted block index (stress
+   * corrupt-index fault): the peer never learns which blocks it holds, so it never releases them.
+   */
+  readonly stranded: Uint8Array;
   free: number;
 
   constructor(readonly count: number) {
@@ -130,7 +152,22 @@ export class IcbmsgTxPool {
     this.state = new Uint8Array(count);
     this.span = new Uint16Array(count);
     this.dropped = new Uint8Array(count);
+    this.stranded = new Uint8Array(count);
     this.free = count;
+  }
+
+  /** Blocks in allocations in `state` (TX_OWNED: with the application; TX_SENT: waiting for the peer). */
+  blocksIn(state: number): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) if (this.used[i] && this.state[i] === state) n += this.span[i]!;
+    return n;
+  }
+
+  /** Blocks of allocations announced with a corrupted index (never released by the peer). */
+  strandedBlocks(): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) if (this.stranded[i]) n += this.span[i]!;
+    return n;
   }
 
   /**
@@ -166,6 +203,7 @@ export class IcbmsgTxPool {
     if (keep === 0) {
       this.state[start] = TX_FREE;
       this.span[start] = 0;
+      this.stranded[start] = 0;
     } else {
       this.span[start] = keep;
     }
@@ -198,13 +236,16 @@ export class IcbmsgRxBuffers {
     this.owner = new Int16Array(blocks.count).fill(-1);
   }
 
-  /** Validates a buffer the peer names and marks its blocks in use: its payload size, or -1. */
+  /**
+   * Validates a buffer the peer names and marks its blocks in use: its payload size, or
+   * BLOCK_OUT_OF_RANGE / BLOCK_CORRUPT / BLOCK_IN_USE (IcbmsgBlocks.describeRefusal says why).
+   */
   claim(start: number): number {
     const size = this.blocks.validatedSize(start);
-    if (size < 0) return -1;
+    if (size < 0) return size;
     const end = start + blocksFor(size, this.blocks.blockSize);
     const owner = this.owner;
-    for (let b = start; b < end; b++) if (owner[b] !== -1) return -1;
+    for (let b = start; b < end; b++) if (owner[b] !== -1) return BLOCK_IN_USE;
     for (let b = start; b < end; b++) owner[b] = start;
     return size;
   }

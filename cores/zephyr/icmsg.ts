@@ -7,6 +7,9 @@
 // CONFIG_IPC_SERVICE_ICMSG_BOND_NOTIFY_REPEAT_TO_MS until the peer's magic is read; then bound()
 // runs and the peer is signalled once more. Receiving runs in the ICMsg work queue, one packet per
 // work run, resubmitted while data remains (the MBOX only says "look"; signals coalesce).
+// Stress hooks: every index ICMsg publishes after filling memory goes through Pbuf.write (the magic
+// and every message), which carries PT_PUBLISH and the bit-flip fault. txInit's reset of both
+// indexes covers no data, and the session handshake word (unbound enable/detect) is not modelled.
 
 import {
   ICMSG_BOND_NOTIFY_REPEAT_TO_MS, ICMSG_MAGIC, ICMSG_STATE_CONNECTED_SID_DISABLED, ICMSG_STATE_DISCONNECTED,
