@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, extname, join, resolve } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { build, type Message } from 'esbuild';
 
 export class FirmwareError extends Error {
@@ -41,7 +42,8 @@ export async function prepareFirmware(core: string, path: string, base: string):
   }
   const dir = join(tmpdir(), 'hetsoc-firmware');
   mkdirSync(dir, { recursive: true });
-  const out = join(dir, `${basename(source, ext)}-${process.pid}-${++counter}.mjs`);
+  // pid + thread id + counter: several SoCs may be built at once in one process (stress pool threads).
+  const out = join(dir, `${basename(source, ext)}-${process.pid}-${threadId}-${++counter}.mjs`);
   try {
     await build({
       entryPoints: [source], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20',
