@@ -85,6 +85,8 @@ const api = {
   run(args: Record<string, string>): Promise<CoreRunResult> {
     if (!firmware) return Promise.reject(new Error(`core ${info.name}: no firmware loaded`));
     if (running) return running;
+    // Stress runs: the run's start (t0) is known only now; fault times count from it.
+    if (boot.perturb && args.t0 !== undefined) installPerturbation({ ...boot.perturb, t0: Number(args.t0) });
     const main = firmware;
     running = new Promise<CoreRunResult>((resolve) => {
       const faulted = (f: CoreFault) => resolve({ name: info.name, state: 'faulted', error: errorInfo(f) });

@@ -16,7 +16,7 @@ import {
 } from '../../shared/stress-payload.js';
 import {
   type Detection, type FlowPlan, type FlowRxReport, type FlowTxReport, type Invariant, type StressCoreReport, type StressPlan,
-  type Violation, faultingCores, lossExempt,
+  type Violation, faultingCores, flowOnIcbmsg, lossExempt,
 } from '../../soc/stress/schema.js';
 
 /** Transport result: sent. */
@@ -68,6 +68,24 @@ interface TxState {
   acked: ReturnType<FirmwareContext['semaphore']>;
 }
 
+/**
+ * Flows whose ACK rides a link a corrupt-index fault breaks: the fault is on the flow's receiver
+ * towards its sender, so the reverse direction of a loss-exempt link. Their data is checked as
+ * usual; only a missing ACK is expected.
+ */
+function ackPathBroken(plan: StressPlan): Set<number> {
+  const out = new Set<number>();
+  for (const f of plan.faults) {
+    if (f.kind !== 'corrupt-index') continue;
+    for (const flow of plan.flows) {
+      if (flow.to !== f.core || (f.peer !== undefined && flow.from !== f.peer)) continue;
+      if (plan.platform === 'nrf5340' && flow.instance !== undefined && !flowOnIcbmsg(flow)) continue;
+      out.add(flow.id);
+    }
+  }
+  return out;
+}
+
 export class StressEngine {
   readonly plan: StressPlan;
   readonly me: string;
@@ -77,6 +95,8 @@ export class StressEngine {
   private readonly rx = new Map<number, RxState>();
   private readonly tx = new Map<number, TxState>();
   private readonly exempt: Map<number, string>;
+  /** Flows whose ACKs travel a link broken by a corrupt-index fault (receiver -> sender). */
+  private readonly ackLost: Set<number>;
   private readonly dying: Map<string, number>;
   readonly violations: Violation[] = [];
   readonly detected: Detection[] = [];
@@ -91,6 +111,7 @@ export class StressEngine {
     this.txFlows = this.plan.flows.filter((f) => f.from === this.me);
     this.rxFlows = this.plan.flows.filter((f) => f.to === this.me);
     this.exempt = lossExempt(this.plan);
+    this.ackLost = ackPathBroken(this.plan);
     this.dying = faultingCores(this.plan);
     for (const f of this.rxFlows) {
       this.rx.set(f.id, {
@@ -305,7 +326,7 @@ export class StressEngine {
       if (res < 0) break;
       if (await st.acked.take(FIN_RETRY_MS)) break;
     }
-    if (r.ackedReceived === undefined && !this.exempt.has(flow.id)) {
+    if (r.ackedReceived === undefined && !this.exempt.has(flow.id) && !this.ackLost.has(flow.id)) {
       this.violation('progress', {
         flow: flow.id, peer: flow.to, expected: 'an ACK of the FIN', seen: 'none',
         detail: `flow ${flow.id} ${this.me}->${flow.to}: the receiver never acknowledged the end of the flow (${r.sent} sent)`,

@@ -69,6 +69,8 @@ export interface FaultEvent {
   delayMs?: number;
   /** spurious-irq: the interrupt line. */
   line?: number;
+  /** firewall: the physical address the core tries to write (one it may not write). */
+  addr?: number;
 }
 
 export interface SpinlockPlan {
@@ -122,7 +124,12 @@ export function lossExempt(plan: StressPlan): Map<number, string> {
       if ((f.kind === 'firmware-exception' || f.kind === 'core-reset') && (flow.from === f.core || flow.to === f.core)) {
         out.set(flow.id, `${f.kind} of ${f.core} at ${f.atMs} ms`);
       }
-      if (f.kind === 'corrupt-index' && flow.from === f.core && (f.peer === undefined || flow.to === f.peer)) {
+      // A corrupted ring or block index breaks the link it is on: messages of both directions
+      // may be lost (the reverse direction loses its ACKs, and on J7 the announcement to the
+      // faulty side may never have got through).
+      const forward = flow.from === f.core && (f.peer === undefined || flow.to === f.peer);
+      const reverse = flow.to === f.core && (f.peer === undefined || flow.from === f.peer);
+      if (f.kind === 'corrupt-index' && (forward || reverse)) {
         if (plan.platform === 'nrf5340' && flow.instance !== undefined && !flowOnIcbmsg(flow)) continue;
         out.set(flow.id, `corrupt-index on ${f.core}${f.peer ? `->${f.peer}` : ''} at ${f.atMs} ms`);
       }
