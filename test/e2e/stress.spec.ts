@@ -126,4 +126,21 @@ describe('npm run stress (CLI)', function () {
       expect(f.replay).to.equal('HETSOC_MUTATION=vring-publish-early npm run stress -- --profile j7 --seed 1 --duration 300 --faults none');
     }
   });
+
+  // The other two planted bugs, each on the profile whose code it breaks: the checks catch them
+  // within a couple of seeds, where the same runs without a mutation pass (the tests above).
+  const planted: [string, string, RegExp][] = [
+    ['spinlock-release-early', 'j7', /^spinlock-exclusive$/],
+    ['pbuf-publish-early', 'nrf5340', /^(progress|no-loss|no-duplicate|in-order|payload-intact)$/],
+  ];
+  for (const [mutation, profile, invariant] of planted) {
+    it(`HETSOC_MUTATION=${mutation} on ${profile} is reported within 2 seeds`, () => {
+      const r = stress(['--profile', profile, '--seeds', '2', '--duration', '300', '--faults', 'none', '--jobs', '2', '--json'], { HETSOC_MUTATION: mutation });
+      expect(r.code, r.stderr).to.equal(1);
+      const doc = json(r.stdout);
+      expect(doc.ok).to.equal(false);
+      expect(doc.failures.some((f) => invariant.test(f.invariant)), JSON.stringify(doc.failures.map((f) => f.invariant))).to.equal(true);
+      for (const f of doc.failures) expect(f.replay).to.match(new RegExp(`^HETSOC_MUTATION=${mutation} npm run stress -- --profile ${profile} --seed ${f.seed} `));
+    });
+  }
 });
