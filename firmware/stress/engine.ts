@@ -56,6 +56,8 @@ interface RxState {
   report: FlowRxReport;
   expected: number;
   exempt: boolean;
+  /** The sender is reset during the run (core-reset): its new incarnation starts again at seq 0. */
+  resettable: boolean;
   /** Sequence numbers skipped by a gap, to tell a late (reordered) message from a duplicate. */
   gaps: Set<number>;
   violations: number;
@@ -113,9 +115,10 @@ export class StressEngine {
     this.exempt = lossExempt(this.plan);
     this.ackLost = ackPathBroken(this.plan);
     this.dying = faultingCores(this.plan);
+    const resetCores = new Set(this.plan.faults.filter((f) => f.kind === 'core-reset').map((f) => f.core));
     for (const f of this.rxFlows) {
       this.rx.set(f.id, {
-        flow: f, expected: 0, exempt: this.exempt.has(f.id), gaps: new Set(), violations: 0, fin: ctx.semaphore(`fin of flow ${f.id}`),
+        flow: f, expected: 0, exempt: this.exempt.has(f.id), resettable: resetCores.has(f.from), gaps: new Set(), violations: 0, fin: ctx.semaphore(`fin of flow ${f.id}`),
         report: { id: f.id, received: 0, bytes: 0, corrupt: 0, skipped: 0 },
       });
     }
@@ -226,6 +229,15 @@ export class StressEngine {
       r.received++;
       r.bytes += len;
       st.expected = seen + 1;
+      return;
+    }
+    if (seen === 0 && st.resettable) {
+      // The sender was reset and its new incarnation starts the flow again.
+      r.restarts = (r.restarts ?? 0) + 1;
+      r.received++;
+      r.bytes += len;
+      st.gaps.clear();
+      st.expected = 1;
       return;
     }
     const late = st.gaps.delete(seen);

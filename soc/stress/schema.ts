@@ -183,6 +183,8 @@ export interface FlowRxReport {
   skipped: number;
   /** The FIN arrived, carrying the sender's count. */
   finSent?: number;
+  /** Times the sender restarted the flow at seq 0 (it was reset: core-reset). */
+  restarts?: number;
 }
 
 /** Something a fault was promised to cause and the firmware observed (a caught firewall fault...). */
