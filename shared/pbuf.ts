@@ -195,6 +195,24 @@ export class Pbuf {
     return plen;
   }
 
+  /**
+   * pbuf_get_initial_buf (ICMsg's detect mode): the payload of the first packet a freshly
+   * initialised writer put at data[0], looked at in place without consuming it (a view onto shared
+   * memory), or null when the reader has consumed anything (local rd_idx != 0), when wr_idx is 0,
+   * not a valid index or above 0xFFFF, or when the packet its header announces runs past wr_idx.
+   * Zephyr's stored copy of this function (marked TODO) hands back the data start and wr_idx as the
+   * length, which can never equal the 13-byte magic it is compared with; hetsoc returns the
+   * packet's payload, which is what the caller compares. Bonding only: it allocates the view.
+   */
+  getInitialBuf(): Uint8Array | null {
+    if (this.localRd !== 0) return null;
+    const wr = Atomics.load(this.words, this.wrWord);
+    if (wr <= 0 || wr >= this.dataLen || wr > PBUF_MAX_PACKET_LEN || (wr & 3) !== 0) return null;
+    const plen = (this.data[0]! << 8) | this.data[1]!;
+    if (PBUF_PACKET_LEN_SZ + plen > wr) return null;
+    return this.data.subarray(PBUF_PACKET_LEN_SZ, PBUF_PACKET_LEN_SZ + plen);
+  }
+
   /** The shared indexes as they are in memory now (for tests and diagnostics). */
   indexes(): { rd: number; wr: number } {
     return { rd: Atomics.load(this.words, PBUF_RD_IDX_OFFSET / 4), wr: Atomics.load(this.words, this.wrWord) };

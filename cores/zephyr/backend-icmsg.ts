@@ -1,6 +1,8 @@
 // The ICMsg backend (subsys/ipc/ipc_service/backends/ipc_icmsg.c): one endpoint per instance;
 // register_endpoint opens ICMsg, deregister_endpoint closes it, send is icmsg_send. No open_instance
-// hook, no no-copy and no hold/release (the service layer answers those with -EIO).
+// hook, no no-copy and no hold/release (the service layer answers those with -EIO). In the session
+// modes (unbound "enable"/"detect") registering again after unbound() re-opens ICMsg, which starts a
+// new session with the peer (Zephyr's ipc_sessions tests re-register the same endpoint).
 
 import type { Icmsg } from './icmsg.js';
 import type { IpcBackend, IpcEptCfg } from './backend.js';
@@ -37,6 +39,9 @@ export class IcmsgBackend implements IpcBackend {
   }
 
   status(): Record<string, unknown> {
-    return { state: this.icmsg.stateName, endpoint: this.cfg?.name, ...this.icmsg.stats };
+    const base = { state: this.icmsg.stateName, endpoint: this.cfg?.name, ...this.icmsg.stats };
+    if (this.icmsg.mode === 'disable') return base;
+    const ids = this.icmsg.sessionIds;
+    return { ...base, mode: this.icmsg.mode, localSid: ids.local, remoteSid: ids.remote, ...this.icmsg.sessionStats };
   }
 }

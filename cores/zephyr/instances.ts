@@ -22,11 +22,12 @@ export interface ZephyrIpcStack {
 
 const kconfig = (image: ZephyrCoreImage, key: string, dflt: number): number => image.kconfig[key] ?? dflt;
 
-function pbufAt(bus: Bus, core: string, inst: ZephyrIpcInstanceImage, what: string, base: number, size: number): Pbuf {
+/** `handshake`: the pbuf keeps a handshake word at @4 (ICMsg in the session modes). */
+function pbufAt(bus: Bus, core: string, inst: ZephyrIpcInstanceImage, what: string, base: number, size: number, handshake: boolean): Pbuf {
   const w = bus.window(base, size);
   return new Pbuf(w.sab, w.byteOffset, size, {
     dcacheAlignment: inst.dcacheAlignment,
-    handshake: inst.unbound !== 'disable',
+    handshake,
     name: `${core}/${inst.name} ${what} @0x${base.toString(16)}`,
   });
 }
@@ -40,22 +41,27 @@ export function createZephyrIpc(opts: { core: string; rt: CoreRuntime; bus: Bus;
   const bondNotifyRepeatMs = kconfig(image, 'CONFIG_IPC_SERVICE_ICMSG_BOND_NOTIFY_REPEAT_TO_MS', 1);
 
   for (const inst of image.instances) {
-    if (inst.unbound !== 'disable') {
-      throw new Error(`core ${core}: IPC instance ${inst.name} (${inst.where}) sets unbound = "${inst.unbound}"; hetsoc implements ICMsg's "disable" mode only`);
-    }
     const icmsgOpts = { name: inst.name, rt, mbox, txChannel: inst.mboxTx, rxChannel: inst.mboxRx, workq: icmsgWorkq, bondNotifyRepeatMs, rxReadBufSize };
     if (inst.compatible === 'zephyr,ipc-icmsg') {
-      const tx = pbufAt(bus, core, inst, 'tx-region', inst.txRegion.base, inst.txRegion.size);
-      const rx = pbufAt(bus, core, inst, 'rx-region', inst.rxRegion.base, inst.rxRegion.size);
-      service.addInstance(inst.name, new IcmsgBackend(new Icmsg({ ...icmsgOpts, tx, rx })), inst.labels);
+      const session = inst.unbound !== 'disable';
+      if (session && inst.dcacheAlignment < 8) {
+        throw new Error(
+          `core ${core}: ICMsg instance ${inst.name} (${inst.where}) sets unbound = "${inst.unbound}", whose handshake word needs dcache-alignment >= 8; it has ${inst.dcacheAlignment}`,
+        );
+      }
+      const tx = pbufAt(bus, core, inst, 'tx-region', inst.txRegion.base, inst.txRegion.size, session);
+      const rx = pbufAt(bus, core, inst, 'rx-region', inst.rxRegion.base, inst.rxRegion.size, session);
+      service.addInstance(inst.name, new IcmsgBackend(new Icmsg({ ...icmsgOpts, unbound: inst.unbound, tx, rx })), inst.labels);
       continue;
     }
+    // Legacy ICBMsg opens its control ICMsg in "disable" mode whatever `unbound` says (its pbufs have
+    // no handshake word; with the dcache-alignment >= 8 the binding asks for, the layout is the same).
     const txBlocks = inst.txBlocks!;
     const rxBlocks = inst.rxBlocks!;
     const txL = icbmsgRegionLayout({ name: inst.txRegion.label, ...inst.txRegion }, txBlocks, rxBlocks, inst.dcacheAlignment);
     const rxL = icbmsgRegionLayout({ name: inst.rxRegion.label, ...inst.rxRegion }, rxBlocks, txBlocks, inst.dcacheAlignment);
-    const tx = pbufAt(bus, core, inst, 'tx-region', txL.begin, txL.icmsgSize);
-    const rx = pbufAt(bus, core, inst, 'rx-region', rxL.begin, rxL.icmsgSize);
+    const tx = pbufAt(bus, core, inst, 'tx-region', txL.begin, txL.icmsgSize, false);
+    const rx = pbufAt(bus, core, inst, 'rx-region', rxL.begin, rxL.icmsgSize, false);
     const txArea = bus.window(txL.begin + txL.blocksOffset, txL.blockSize * txL.blocks);
     const rxArea = bus.window(rxL.begin + rxL.blocksOffset, rxL.blockSize * rxL.blocks);
     boundWorkq ??= new WorkQueue(rt, 'icbmsg_ep_bound_work_q');

@@ -90,8 +90,12 @@ export class IpcService {
     if (!dev || !ept || !cfg || typeof cfg !== 'object' || typeof cfg.cb !== 'object' || cfg.cb === null) return -EINVAL;
     const i = this.inst(dev);
     if (!i) return -EIO;
+    // Registering a live endpoint again (ICMsg's session modes after unbound(), as Zephyr's
+    // ipc_sessions tests do) keeps its counters: one report line per endpoint.
+    const prev = this.live.get(ept);
+    const again = prev !== undefined && prev.i === i && ept.instance === dev;
     ept.instance = dev;
-    const stats: EndpointStats = {
+    const stats: EndpointStats = again ? prev.stats : {
       instance: dev.name, name: String(cfg.name ?? ''), backend: i.backend.compatible, sent: 0, received: 0, bytesSent: 0,
       bytesReceived: 0, firstSendUs: 0, lastSendUs: 0, firstReceiveUs: 0, lastReceiveUs: 0, bound: false,
     };
@@ -125,7 +129,7 @@ export class IpcService {
     if (r !== 0) return r;
     ept.token = rec.token;
     this.live.set(ept, rec);
-    this.endpoints.push(stats);
+    if (!again) this.endpoints.push(stats);
     return 0;
   }
 

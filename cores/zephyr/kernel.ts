@@ -56,6 +56,8 @@ export class WorkQueue {
     void this.rt.spawn(this.name, async () => {
       while (!this.rt.isStopped) {
         if (!(await this.sem.pend())) continue;
+        // A core halted while this thread was being woken runs no more work.
+        if (this.rt.isStopped) return;
         const w = this.queue.shift();
         if (!w) continue;
         w.pending = false;

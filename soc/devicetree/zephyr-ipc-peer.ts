@@ -1,5 +1,6 @@
 // Cross-check of the two cores' Zephyr IPC configurations: each side must be the other's mirror image
-// (tx/rx regions, MBOX channels and ICBMsg block counts swapped; everything else equal).
+// (tx/rx regions, MBOX channels and ICBMsg block counts swapped; dcache-alignment equal; unbound
+// modes that bond: "enable" never pairs with "disable", "detect" pairs with both).
 import { DevicetreeError, formatLoc, type DtLocation } from './errors.js';
 import { hex, refText } from './tree.js';
 import type { ZephyrIpcConfig, ZephyrIpcInstance, ZephyrIpcRegion } from './zephyr-ipc.js';
@@ -16,7 +17,8 @@ const fileList = (p: ZephyrIpcPeer): string => p.config.files.join(', ') || '(no
 /**
  * Throws DevicetreeError unless `b` is the mirror image of `a`: the same instance names and compatibles,
  * a's tx-region is b's rx-region (and vice versa), a's tx channel is b's rx channel (and vice versa),
- * a's tx-blocks is b's rx-blocks (and vice versa), and equal dcache-alignment and unbound.
+ * a's tx-blocks is b's rx-blocks (and vice versa), equal dcache-alignment, and unbound modes that can
+ * bond (not "enable" on one side and "disable" on the other; "detect" bonds with both).
  * Mismatches are reported at b's property.
  */
 export function checkPeerConfigs(a: ZephyrIpcPeer, b: ZephyrIpcPeer): void {
@@ -66,7 +68,13 @@ function checkPair(coreA: string, ia: ZephyrIpcInstance, coreB: string, ib: Zeph
   if (ia.dcacheAlignment !== ib.dcacheAlignment) {
     fail(at('dcache-alignment'), `has dcache-alignment = <${ia.dcacheAlignment}>`, 'dcache-alignment', 'the same dcache-alignment (the larger cache line of both sides)', `${ib.dcacheAlignment}`);
   }
-  if (ia.unbound !== ib.unbound) {
-    fail(at('unbound'), `has unbound = "${ia.unbound}"`, 'unbound', `unbound = "${ia.unbound}" too`, `"${ib.unbound}"`);
+  // The binding: "cannot set enable on one side and disable on the other". "detect" pairs with
+  // either (it falls back to the v1 protocol when the peer's magic is in its RX region).
+  const modes = [ia.unbound, ib.unbound].sort().join();
+  if (modes === 'disable,enable') {
+    fail(
+      at('unbound'), `has unbound = "${ia.unbound}"`, 'unbound', `unbound = "${ia.unbound}" or "detect"`,
+      `"${ib.unbound}"${ib.propLocs['unbound'] ? '' : ' (no unbound property: the default)'}; "enable" on one side and "disable" on the other never bond (the session and the v1 magic protocols; Zephyr's binding forbids it)`,
+    );
   }
 }
