@@ -132,6 +132,27 @@ export class NrfIpcBank {
     Atomics.store(this.words, this.base(instance) + W_RECEIVE_CNF + NrfIpcBank.channel(ch), mask & 0xFFFF);
   }
 
+  /**
+   * What a level-triggered line does on its own: raises (irqOut) the line of every instance with an
+   * enabled event set (INTEN & EVENTS != 0), except instance `skip`. Here a line is raised on the
+   * 0->1 edge of an event, from the sender's thread, so a sender stopped between setting the event
+   * and raising the line (a core reset terminating its worker) leaves the event set and the line
+   * quiet; every later signal then merges into the set event and the receiver never hears from the
+   * peer again. Call it once the sender's thread is gone (Soc.resetCore), with `skip` = the reset
+   * core's own instance (its IPC peripheral is set up again by its next boot). Raising a line whose
+   * ISR already runs is harmless: the ISR drains until nothing is pending. Returns the bitmap of
+   * instances raised.
+   */
+  reassertLines(skip = -1): number {
+    let raised = 0;
+    for (let i = 0; i < this.instances; i++) {
+      if (i === skip || this.intPend(i) === 0) continue;
+      raised |= 1 << i;
+      this.irqOut(i);
+    }
+    return raised;
+  }
+
   stats(instance: number): { delivered: number; merged: number } {
     const b = this.base(instance);
     return { delivered: Atomics.load(this.words, b + W_DELIVERED), merged: Atomics.load(this.words, b + W_MERGED) };

@@ -2,6 +2,7 @@
 // clusters, spinlock bank, the RTOS vring region, each remote core's Linux DMA region and the
 // resource table linked into its image), zeroed at power-on, and the emulator's control block.
 // With firewalls on, the image carries the access rules every core's bus enforces (soc/firewall.ts).
+// reloadResourceTable writes one core's resource table again, as a firmware reload does (core reset).
 
 import type { CoreInfo, SocImage, ZephyrCoreImage } from '../cores/boot.js';
 import { CoreControl } from '../shared/core-control.js';
@@ -14,7 +15,7 @@ import {
 import { MailboxBank } from '../shared/mailbox.js';
 import { MailboxTxWait } from '../shared/mailbox-txwait.js';
 import { type RegionDescriptor, ramRegion, validateRegions } from '../shared/memory-map.js';
-import { writeTiResourceTable } from '../shared/rsc-table.js';
+import { ResourceTableView, writeTiResourceTable } from '../shared/rsc-table.js';
 import { SpinlockBank } from '../shared/spinlock.js';
 import { firewallRules, firewallWanted } from './firewall.js';
 import { buildNrf5340Image } from './image-nrf5340.js';
@@ -38,6 +39,34 @@ export function buildImage(profile: SocProfile, hostCpus: number, zephyr: Record
   const image = profile.platform === 'nrf5340' ? buildNrf5340Image(profile, hostCpus, zephyr) : buildJ721eImage(profile, hostCpus);
   if (firewallWanted(profile, options.firewall)) image.firewall = firewallRules(profile, image);
   return image;
+}
+
+/** Name of the region holding the resource table linked into a J721E core's image. */
+export const rscTableRegionName = (core: string): string => `rsc-table.${core}`;
+
+/**
+ * Writes a core's resource table as its firmware image carries it (section .resource_table, status
+ * 0, vrings at FW_RSC_ADDR_ANY), as the ELF loader copies it at power-on and on every reload.
+ */
+function loadResourceTable(region: RegionDescriptor, kind: string): void {
+  writeTiResourceTable(new Uint8Array(region.sab, region.byteOffset, region.size), 0, {
+    traceDa: region.base + 0x200, traceName: TRACE_NAMES[kind] ?? 'trace:rtos',
+  });
+}
+
+/**
+ * Reloads core `core`'s resource table in a running SoC, as Linux's remoteproc does when it loads
+ * the firmware again (rproc recovery after a crash): the table is back to what the image carries,
+ * whatever Linux wrote into it before. Returns the vdev status byte the table held before (0x7
+ * when Linux had set the virtio device up), or undefined when the core has no resource table.
+ */
+export function reloadResourceTable(image: SocImage, core: string): number | undefined {
+  const info = image.cores.find((c) => c.name === core);
+  const region = image.regions.find((r) => r.name === rscTableRegionName(core));
+  if (!info || !region || image.rscTables[core] === undefined) return undefined;
+  const before = new ResourceTableView(region.sab, region.byteOffset).vdevStatus();
+  loadResourceTable(region, info.kind);
+  return before;
 }
 
 function buildJ721eImage(profile: SocProfile, hostCpus: number): SocImage {
@@ -65,9 +94,8 @@ function buildJ721eImage(profile: SocProfile, hostCpus: number): SocImage {
     const dma = J721E_DMA_REGION[c.name];
     if (c.os !== 'rtos' || !hasLinux || dma === undefined) continue;
     regions.push(ramRegion(`dma.${c.name}`, dma, J721E_DMA_REGION_SIZE, c.name));
-    const rsc = ramRegion(`rsc-table.${c.name}`, dma + J721E_RSC_TABLE_OFFSET, J721E_RSC_TABLE_REGION_SIZE, c.name);
-    // The resource table is part of the firmware image (section .resource_table), as the ELF loader puts it.
-    writeTiResourceTable(new Uint8Array(rsc.sab), 0, { traceDa: rsc.base + 0x200, traceName: TRACE_NAMES[c.kind] ?? 'trace:rtos' });
+    const rsc = ramRegion(rscTableRegionName(c.name), dma + J721E_RSC_TABLE_OFFSET, J721E_RSC_TABLE_REGION_SIZE, c.name);
+    loadResourceTable(rsc, c.kind);
     regions.push(rsc);
     rscTables[c.name] = rsc.base;
     dmaRegions[c.name] = dma;

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import type { CoreBoot, CoreRunResult, CoreStatus, SocImage, ZephyrCoreImage } from '../cores/boot.js';
+import type { CoreBoot, CoreRunResult, CoreStatus, Platform, SocImage, ZephyrCoreImage } from '../cores/boot.js';
 import { nodeEndpoint } from '../cores/node-endpoint.js';
 import type { CoreApi } from '../cores/worker.js';
 import { prepareFirmware, type FirmwareBuild } from './firmware.js';
@@ -17,6 +17,8 @@ import { buildImage } from './image.js';
 import type { LogSink } from './log.js';
 import type { SocProfile } from './profile.js';
 import type { PerturbConfig } from '../shared/perturb.js';
+import { resetNrf5340Core } from './reset-nrf5340.js';
+import { resetJ721eCore } from './reset-j721e.js';
 import { loadZephyrConfigs } from './zephyr-config.js';
 
 /** The project root (where package.json is), for built-in firmware paths. */
@@ -34,8 +36,11 @@ export interface SocOptions {
   hostCpus?: number;
   /** Turn firewalls on (built-in rules plus the profile's own). */
   firewall?: boolean;
-  /** Stress runs: each core's perturbation configuration, by core index. */
-  perturb?: (coreIndex: number) => PerturbConfig | undefined;
+  /**
+   * Stress runs: each core's perturbation configuration, by core index and incarnation (1 at
+   * power-on, 2 after the first reset...).
+   */
+  perturb?: (coreIndex: number, incarnation: number) => PerturbConfig | undefined;
 }
 
 export interface CoreOutcome {
@@ -63,6 +68,20 @@ interface CoreHandle {
   exited: boolean;
   firmware?: FirmwareBuild;
 }
+
+/**
+ * What a platform does when one of its cores is reset, around the end of the old worker
+ * (`terminate`) and before the new one boots. Resolves when the new worker may boot.
+ */
+type ResetHook = (image: SocImage, index: number, terminate: () => Promise<unknown>) => Promise<void>;
+
+/** Per-platform reset work; a platform without one just terminates the old worker. */
+const RESET_HOOKS: Partial<Record<Platform, ResetHook>> = {
+  // Mailbox held across the terminate, resource table reloaded, Linux told with RP_MBOX_CRASH.
+  j721e: resetJ721eCore,
+  // The other cores' IPC lines re-asserted where an enabled event is set (level-triggered on silicon).
+  nrf5340: resetNrf5340Core,
+};
 
 const withTimeout = <T>(p: Promise<T>, ms: number, fallback: T): Promise<T> =>
   Promise.race([p, new Promise<T>((r) => setTimeout(() => r(fallback), ms).unref())]);
@@ -110,7 +129,7 @@ export class Soc {
     port1.on('message', (line: string) => sink.write(line));
     port1.unref();
     const boot: CoreBoot = {
-      image: this.image, index, logLevel: sink.level, logPort: port2, bootDelayMs: c.bootDelayMs ?? 0, perturb: this.opts.perturb?.(index),
+      image: this.image, index, logLevel: sink.level, logPort: port2, bootDelayMs: c.bootDelayMs ?? 0, perturb: this.opts.perturb?.(index, generation + 1),
     };
     const worker = new Worker(WORKER_URL, { workerData: boot, transferList: [port2], execArgv: ['--enable-source-maps'] });
     const handle: CoreHandle = {
@@ -145,7 +164,9 @@ export class Soc {
    * Resets core `name` while the SoC runs: its worker thread is terminated (everything it had in
    * flight is lost, as on a real reset), its pending interrupts cleared, and a new worker boots the
    * same firmware, whose main() runs again with `args.incarnation` = "2", "3"... Shared memory is
-   * left as the old incarnation left it: recovering is the protocols' job.
+   * left as the old incarnation left it: recovering is the protocols' job. A platform may do more
+   * between the two (RESET_HOOKS; on J721E: the firmware's resource table is reloaded and Linux is
+   * told of the crash, see soc/reset-j721e.ts). Rejects (SocError) when the reset itself fails.
    */
   async resetCore(name: string): Promise<void> {
     const i = this.cores.findIndex((h) => h.name === name);
@@ -154,8 +175,15 @@ export class Soc {
     if (!this.runArgs) throw new SocError(`reset of ${name}: the SoC is not running`);
     const fresh = this.startWorker(i, old.firmware, old.generation + 1);
     fresh.resets = old.resets + 1;
+    const hook = RESET_HOOKS[this.image.platform];
+    const terminate = (): Promise<number> => old.worker.terminate();
     const booted = (async () => {
-      await old.worker.terminate();
+      try {
+        await (hook ? hook(this.image, i, terminate) : terminate());
+      } catch (err) {
+        await terminate().catch(() => undefined);
+        throw new SocError(`reset of ${name}: ${(err as Error).message}`);
+      }
       new InterruptController(this.image.controlSab, this.image.controlLayout.irq, this.image.cores.length).take(i);
       await this.load(fresh);
     })();

@@ -7,6 +7,11 @@
 // - An eptdev queues every incoming message (skb queue, no length cap) from ISR context; read()
 //   returns one message per call, truncating silently; write() sends one message.
 // - Blocking uses the core runtime's Semaphore (tasks wait, ISRs post).
+// - When the remote crashes, its virtio device (with its rpmsg_ctrl and every eptdev made through
+//   it) is removed: an open device stays open but is dead (`removed`): read and write return
+//   -EPIPE at once (queued messages are lost, as rpmsg_eptdev_read checks the endpoint first),
+//   blocked readers wake with -EPIPE, select reports it (EPOLLERR). The application closes it and
+//   opens a new one once the recovered remote has announced its service again.
 
 import { J721E_PROC_NAMES, TIRC_RPROC } from '../../shared/j721e.js';
 import { RPMSG_ADDR_ANY, RPMSG_RESERVED_ADDRESSES } from '../../shared/rpmsg.js';
@@ -42,16 +47,18 @@ export interface RpmsgCharDev {
   readonly remoteEndpt: number;
   /** False once closed. */
   readonly isOpen: boolean;
+  /** True once the remote's virtio device was removed (the remote crashed): the device is dead. */
+  readonly removed: boolean;
   /**
    * read(2): one message per call. Blocks until one is queued (-EAGAIN at once with O_NONBLOCK),
-   * -EPIPE once closed. Copies min(buf.length, message length) bytes, discards the rest, returns
-   * the number of bytes copied.
+   * -EPIPE once closed or removed. Copies min(buf.length, message length) bytes, discards the rest,
+   * returns the number of bytes copied.
    */
   read(buf: Uint8Array): Promise<number>;
   /**
    * write(2): sends `data` as one message. Returns data.length, or -EMSGSIZE (> 496 bytes),
    * -EAGAIN (O_NONBLOCK and no TX buffer), -ERESTARTSYS (no TX buffer for 15 s), -EPIPE (closed,
-   * or the remote's vring1 was refused as corrupt).
+   * removed, or the remote's vring1 was refused as corrupt).
    */
   write(data: Uint8Array): Promise<number>;
   /** True when a message is queued (poll EPOLLIN). */
@@ -73,7 +80,7 @@ export interface TiRpmsgChar {
   rpmsg_char_exit(): void;
   /**
    * select(2)/poll(2) for reading: resolves with the devices in `devs` that have a queued message
-   * (or are closed: EPOLLERR counts as readable) as soon as there is one, or [] after `timeoutMs`.
+   * (or are closed or removed: EPOLLERR counts as readable) as soon as there is one, or [] after `timeoutMs`.
    * timeoutMs 0 polls; a negative or infinite timeout waits forever.
    */
   select(devs: readonly RpmsgCharDev[], timeoutMs: number): Promise<RpmsgCharDev[]>;
@@ -117,6 +124,7 @@ class MsgQueue {
 
 class EptDev implements RpmsgCharDev {
   isOpen = true;
+  removed = false;
   ept: LinuxRpmsgEndpoint | undefined;
   readonly queue = new MsgQueue();
   /** readq: readers wait here, the RX callback posts. */
@@ -170,7 +178,7 @@ class EptDev implements RpmsgCharDev {
 
   async read(buf: Uint8Array): Promise<number> {
     for (;;) {
-      if (!this.isOpen) return -EPIPE;
+      if (!this.isOpen || this.removed) return -EPIPE;
       const msg = this.queue.shift();
       if (msg !== undefined) {
         const n = Math.min(buf.length, msg.length);
@@ -183,9 +191,21 @@ class EptDev implements RpmsgCharDev {
   }
 
   async write(data: Uint8Array): Promise<number> {
-    if (!this.isOpen || this.ept === undefined) return -EPIPE;
+    if (!this.isOpen || this.removed || this.ept === undefined) return -EPIPE;
     const r = await this.host.send(this.remoteProc, this.ept.addr, this.remoteEndpt, data, this.nonblock);
+    // The remote crashed while the send waited: the eptdev is gone.
+    if (r < 0 && this.removed) return -EPIPE;
     return r < 0 ? r : data.length;
+  }
+
+  /** rpmsg_eptdev_destroy (the virtio device went away): endpoint gone, queue purged, waiters get -EPIPE. */
+  remove(): void {
+    if (this.removed || !this.isOpen) return;
+    this.removed = true;
+    if (this.ept) this.host.destroyEndpoint(this.ept);
+    this.queue.clear();
+    this.readq.abandon();
+    this.wakeSelectors();
   }
 
   /** rpmsg_eptdev_release + device removal: endpoint destroyed, queue purged, waiters get -EPIPE. */
@@ -209,6 +229,15 @@ class EptDev implements RpmsgCharDev {
 export function createTiRpmsgChar(host: LinuxRpmsgHost, rt: CoreRuntime, log: LinuxLog, soc = 'j721e'): TiRpmsgChar {
   let inited = false;
   const open: EptDev[] = [];
+  host.onVdev((ev, remote) => {
+    if (ev !== 'remove') return;
+    const gone = open.filter((d) => d.remoteProc === remote && !d.removed);
+    for (const d of gone) d.remove();
+    if (gone.length) {
+      log.warn(`rpmsg_char: ${gone.map((d) => `${d.devName} ("${d.eptdevName}")`).join(', ')} removed: the remote ` +
+        `${host.remoteName(remote) ?? `proc ${remote}`} crashed; reads and writes fail with -EPIPE until reopened`);
+    }
+  });
 
   function lowestFree(used: (d: EptDev) => number, from: number): number {
     let n = from;
@@ -253,6 +282,10 @@ export function createTiRpmsgChar(host: LinuxRpmsgHost, rt: CoreRuntime, log: Li
     if (!rproc) return fail(`SoC doesn't have rproc id ${rproc_id}`);
     const procId = J721E_PROC_NAMES.indexOf(rproc.proc);
     const vindex = host.virtioIndexOf(procId);
+    if (vindex < 0 && host.isRecovering(procId)) {
+      log.debug(`ti-rpmsg-char: rpmsg_char_open: ${rproc.device} (${rproc.proc}) is being recovered after a crash; no virtio device yet`);
+      return null;
+    }
     if (vindex < 0) {
       return fail(`${rproc.device} (${rproc.enumName}, ${rproc.proc}) does not have any virtio devices`);
     }
@@ -261,7 +294,7 @@ export function createTiRpmsgChar(host: LinuxRpmsgHost, rt: CoreRuntime, log: Li
       log.debug(`ti-rpmsg-char: rpmsg_char_open: channel ${channel} not announced yet`);
       return null;
     }
-    if (open.some((d) => d.eptdevName === eptdev_name)) {
+    if (open.some((d) => d.eptdevName === eptdev_name && !d.removed)) {
       return fail(`an endpoint device named "${eptdev_name}" is already open`);
     }
     const fd = lowestFree((d) => d.fd, FIRST_FD);
@@ -305,7 +338,7 @@ export function createTiRpmsgChar(host: LinuxRpmsgHost, rt: CoreRuntime, log: Li
       if (!(d instanceof EptDev)) throw new TypeError('select: not a device opened by rpmsg_char_open');
       return d;
     });
-    const ready = (): RpmsgCharDev[] => mine.filter((d) => !d.isOpen || d.readable());
+    const ready = (): RpmsgCharDev[] => mine.filter((d) => !d.isOpen || d.removed || d.readable());
     let r = ready();
     if (r.length > 0 || timeoutMs === 0) return r;
     const forever = !(timeoutMs > 0) || !Number.isFinite(timeoutMs);

@@ -23,6 +23,17 @@
 // messages to Linux; a refused vring1 makes sends to that remote fail with -EPIPE (blocked senders
 // are woken to fail). The other ring of the remote and the other remotes go on.
 //
+// Crash recovery (rproc_report_crash -> rproc_trigger_recovery, as omap_remoteproc does on
+// RP_MBOX_CRASH; see the README for how this differs from the K3 driver): when a remote's mailbox
+// carries RP_MBOX_CRASH, its virtio device is torn down at once (ISR context): every channel and
+// endpoint is removed, listeners (rpmsg_char) are told so their devices fail with -EPIPE, blocked
+// senders wake and fail with -EPIPE, and nothing of its vrings is read or written again. A recovery
+// task then waits for the firmware to be loaded again (the resource table back to its image state:
+// status 0, vrings at FW_RSC_ADDR_ANY; at most RPROC_RECOVERY_TIMEOUT_MS) and creates the virtio
+// device again as rproc_boot does: fresh vrings, buffers posted, DRIVER_OK last, kick. The remote
+// pairs late and announces its services again, which creates the channels again. Counted in
+// stats.crashes and stats.recoveries.
+//
 // Stress runs (shared/perturb.ts, shared/mutation.ts): a send is the PT_PUBLISH point between
 // filling an sbuf and offering it on vring1, where a bit-flip fault flips one bit of a stress
 // payload and a corrupt-index fault, right after the publish, overwrites vring1's avail.idx with a
@@ -30,7 +41,7 @@
 
 import type { Bus } from '../../shared/bus.js';
 import {
-  RSC_TABLE_SIZE, ResourceTableView, TI_VDEV_STATUS_READY, VIRTIO_RPMSG_F_NS,
+  FW_RSC_ADDR_ANY, RSC_TABLE_SIZE, ResourceTableView, TI_VDEV_STATUS_READY, VIRTIO_RPMSG_F_NS,
 } from '../../shared/rsc-table.js';
 import {
   RPMSG_ADDR_ANY, RPMSG_BUF_SIZE, RPMSG_HDR_SIZE, RPMSG_MAX_PAYLOAD, RPMSG_NS_ADDR, RPMSG_NS_DESTROY,
@@ -57,6 +68,12 @@ export const RVQ_NOTIFY_ID = 0;
 export const SVQ_NOTIFY_ID = 1;
 /** Mailbox values at or above this are remoteproc control words (omap_remoteproc.h RP_MBOX_READY). */
 export const RP_MBOX_READY = 0xffff_ff00;
+/** Remoteproc control word: the remote crashed (omap_remoteproc.h RP_MBOX_CRASH). */
+export const RP_MBOX_CRASH = 0xffff_ff02;
+/** How long crash recovery waits for the firmware to be loaded again (the fresh resource table). */
+export const RPROC_RECOVERY_TIMEOUT_MS = 10_000;
+/** Poll period of that wait. */
+const RPROC_RECOVERY_POLL_MS = 1;
 /** How long a blocking send waits for a TX buffer before failing with -ERESTARTSYS. */
 export const RPMSG_TX_TIMEOUT_MS = 15_000;
 /** Anomaly messages (bad buffers, drops) logged per remote before the rest are only counted. */
@@ -147,12 +164,21 @@ export interface RpmsgStats {
   txTimeouts: number;
   /** Rings refused for a corrupt index or id (each counted once). */
   refused: number;
+  /** RP_MBOX_CRASH reports that tore a virtio device down. */
+  crashes: number;
+  /** Virtio devices created again after a crash (rproc recovery completed). */
+  recoveries: number;
 }
 
 export type ChannelEvent = 'create' | 'destroy';
+/** A remote's virtio device went away (crash) or was created again (recovery). */
+export type VdevEvent = 'remove' | 'recover';
 
 function newStats(): RpmsgStats {
-  return { received: 0, sent: 0, droppedNoRecipient: 0, droppedTooBig: 0, badBuffers: 0, txWaits: 0, txTimeouts: 0, refused: 0 };
+  return {
+    received: 0, sent: 0, droppedNoRecipient: 0, droppedTooBig: 0, badBuffers: 0, txWaits: 0, txTimeouts: 0, refused: 0,
+    crashes: 0, recoveries: 0,
+  };
 }
 
 const hex = (v: number): string => '0x' + (v >>> 0).toString(16);
@@ -176,8 +202,9 @@ class VirtprocInfo {
   sleepers = 0;
   readonly endpoints = new Map<number, LinuxRpmsgEndpoint>();
   readonly channels: RpmsgChannel[] = [];
-  readonly stats = newStats();
   warned = 0;
+  /** Torn down after a crash: nothing of it is read, written or kicked again. */
+  removed = false;
   /** vring0 was found corrupt: it is not read any more. */
   rxRefused = false;
   /** vring1 was found corrupt: sends to this remote fail. */
@@ -197,6 +224,8 @@ class VirtprocInfo {
     /** vrp->sendq: posted by tx-complete interrupts. */
     readonly sendq: Semaphore,
     readonly ns: boolean,
+    /** Per-remote counters (they outlive a device torn down by a crash). */
+    readonly stats: RpmsgStats,
   ) {
     this.bufBase = cfg.dmaBase + LINUX_VRING0_OFFSET + LINUX_BUFS_OFFSET;
     this.half = numBufs >>> 1;
@@ -218,7 +247,12 @@ export class LinuxRpmsgHost {
   private readonly remotes: readonly LinuxRemoteConfig[];
   private readonly kickAfterProbe: boolean;
   private readonly byProc = new Map<number, VirtprocInfo>();
+  /** Per-remote counters by proc id, kept across crashes. */
+  private readonly statsByProc = new Map<number, RpmsgStats>();
   private readonly channelListeners: ((ev: ChannelEvent, ch: RpmsgChannel) => void)[] = [];
+  private readonly vdevListeners: ((ev: VdevEvent, remote: number) => void)[] = [];
+  /** Remotes whose virtio device a crash tore down and recovery has not created again yet. */
+  private readonly recovering = new Set<number>();
   private probed = false;
   readonly selfProcId: number;
 
@@ -315,8 +349,10 @@ export class LinuxRpmsgHost {
     svq.reset();
     const rx = new VringDriver(rvq);
     const tx = new VringDriver(svq);
+    let stats = this.statsByProc.get(r.procId);
+    if (!stats) this.statsByProc.set(r.procId, (stats = newStats()));
     const vrp = new VirtprocInfo(r, index, table, rvq, svq, rx, tx, bufs, numBufs,
-      new Semaphore(this.rt, `virtio${index} (${r.name}) tx buffer`), gfeatures !== 0);
+      new Semaphore(this.rt, `virtio${index} (${r.name}) tx buffer`), gfeatures !== 0, stats);
     for (let i = 0; i < vrp.half; i++) {
       rvq.setDesc(i, bufBase + i * RPMSG_BUF_SIZE, RPMSG_BUF_SIZE, VRING_DESC_F_WRITE, 0);
       rx.addAvail(i);
@@ -341,8 +377,13 @@ export class LinuxRpmsgHost {
   // ---- receive (ISR context) ---------------------------------------------------------------
 
   private onMailbox(vrp: VirtprocInfo, value: number): void {
+    if (vrp.removed) {
+      this.log.debug(`remoteproc ${vrp.cfg.name}: mailbox value ${hex(value)} while its virtio device is down (recovery); ignored`);
+      return;
+    }
     if (value === RVQ_NOTIFY_ID) this.recvDone(vrp);
     else if (value === SVQ_NOTIFY_ID) this.xmitDone(vrp);
+    else if (value === RP_MBOX_CRASH) this.crash(vrp);
     else if (value >= RP_MBOX_READY) {
       this.log.debug(`remoteproc ${vrp.cfg.name}: mailbox control word ${hex(value)} ignored`);
     } else {
@@ -359,11 +400,79 @@ export class LinuxRpmsgHost {
     else this.log.error(text);
   }
 
+  // ---- crash and recovery ------------------------------------------------------------------
+
+  /** rproc_report_crash: tear the virtio device down now (ISR context), recover in a task. */
+  private crash(vrp: VirtprocInfo): void {
+    const r = vrp.cfg;
+    vrp.stats.crashes++;
+    this.stats.crashes++;
+    this.log.warn(`remoteproc ${r.name} (proc ${r.procId}): crashed (RP_MBOX_CRASH from the remote); recovering: virtio${vrp.index}, ` +
+      `its ${vrp.channels.length} channel(s) and their rpmsg devices are removed`);
+    this.removeVdev(vrp);
+    if (this.rt.isStopped) return;
+    this.recovering.add(r.procId);
+    void this.rt.spawn(`remoteproc ${r.name} recovery`, () => this.recover(vrp));
+  }
+
+  /** rproc_stop's part for rpmsg: unregister every channel and endpoint of the device; senders fail. */
+  private removeVdev(vrp: VirtprocInfo): void {
+    vrp.removed = true;
+    if (this.byProc.get(vrp.cfg.procId) === vrp) this.byProc.delete(vrp.cfg.procId);
+    for (const ch of vrp.channels.splice(0)) for (const l of this.channelListeners) l('destroy', ch);
+    for (const ept of vrp.endpoints.values()) ept.destroyed = true;
+    vrp.endpoints.clear();
+    for (const l of this.vdevListeners) l('remove', vrp.cfg.procId);
+    this.xmitDone(vrp);
+  }
+
+  /** Whether the table is what the firmware image carries (the firmware was just loaded). */
+  private static freshTable(t: ResourceTableView): boolean {
+    return t.vdevStatus() === 0 && t.vringDa(0) === FW_RSC_ADDR_ANY && t.vringDa(1) === FW_RSC_ADDR_ANY;
+  }
+
+  /** The rest of rproc recovery: wait for the reloaded firmware's table, then rproc_boot's vdev. */
+  private async recover(old: VirtprocInfo): Promise<void> {
+    try {
+      await this.recoverVdev(old);
+    } finally {
+      this.recovering.delete(old.cfg.procId);
+    }
+  }
+
+  private async recoverVdev(old: VirtprocInfo): Promise<void> {
+    const r = old.cfg;
+    const what = `remoteproc ${r.name} (proc ${r.procId})`;
+    const deadline = this.rt.now() / 1000 + RPROC_RECOVERY_TIMEOUT_MS;
+    // Recovery runs in a workqueue, after the ISR and what it woke.
+    await this.rt.yield();
+    while (!LinuxRpmsgHost.freshTable(old.table)) {
+      if (this.rt.now() / 1000 > deadline) {
+        this.log.error(`${what}: recovery failed: no firmware reload within ${RPROC_RECOVERY_TIMEOUT_MS} ms (resource table status ` +
+          `${hex(old.table.vdevStatus())}, vring0 da ${hex(old.table.vringDa(0))}); virtio${old.index} stays down`);
+        return;
+      }
+      await this.rt.sleep(RPROC_RECOVERY_POLL_MS);
+    }
+    try {
+      this.probeRemote(r, old.index);
+    } catch (err) {
+      this.log.error(`${what}: recovery failed: virtio rpmsg probe: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    const vrp = this.byProc.get(r.procId);
+    if (!vrp || vrp === old) return; // probeRemote logged why
+    vrp.stats.recoveries++;
+    this.stats.recoveries++;
+    this.log.info(`${what}: recovered: firmware reloaded, virtio${vrp.index} created again; waiting for the remote to announce its services`);
+    for (const l of this.vdevListeners) l('recover', r.procId);
+  }
+
   /** rpmsg_recv_done: drain vring0's used ring, dispatch, re-post, kick once. */
   private recvDone(vrp: VirtprocInfo): void {
     const rx = vrp.rx;
     const rvq = vrp.rvq;
-    if (vrp.rxRefused) return;
+    if (vrp.rxRefused || vrp.removed) return;
     let reposted = 0;
     for (;;) {
       let id: number;
@@ -483,7 +592,7 @@ export class LinuxRpmsgHost {
 
   /** get_a_tx_buf: a never-used sbuf, else one the remote returned on vring1; -1 when none. */
   private getTxBuf(vrp: VirtprocInfo): number {
-    if (vrp.txRefused) return -1;
+    if (vrp.txRefused || vrp.removed) return -1;
     if (vrp.lastSbuf < vrp.half) return vrp.lastSbuf++;
     try {
       return vrp.tx.getUsed();
@@ -536,7 +645,8 @@ export class LinuxRpmsgHost {
    * rpmsg_send_offchannel_raw: send `data` from local address `src` to remote address `dst` of the
    * remote with proc id `remote`. Resolves 0, or -EINVAL (src/dst ANY), -EMSGSIZE (> 496 bytes),
    * -ENODEV (no such virtio device), -EAGAIN (nonblock and no TX buffer), -ERESTARTSYS (blocked
-   * 15 s without a TX buffer), -EPIPE (vring1 refused as corrupt).
+   * 15 s without a TX buffer), -EPIPE (vring1 refused as corrupt, or the device was torn down by a
+   * crash while the sender waited).
    */
   send(remote: number, src: number, dst: number, data: Uint8Array, nonblock: boolean): Promise<number> {
     const vrp = this.byProc.get(remote);
@@ -560,7 +670,7 @@ export class LinuxRpmsgHost {
     try {
       for (;;) {
         id = this.getTxBuf(vrp);
-        if (id >= 0 || vrp.txRefused) break;
+        if (id >= 0 || vrp.txRefused || vrp.removed) break;
         const remaining = deadline - this.rt.now() / 1000;
         if (remaining <= 0) break;
         vrp.stats.txWaits++;
@@ -568,9 +678,10 @@ export class LinuxRpmsgHost {
         await vrp.sendq.pend(remaining);
       }
     } finally {
-      if (--vrp.sleepers === 0) vrp.tx.setInterruptSuppressed(true);
+      // A torn-down device's rings may already be another device's: leave them alone.
+      if (--vrp.sleepers === 0 && !vrp.removed) vrp.tx.setInterruptSuppressed(true);
     }
-    if (vrp.txRefused) return -EPIPE;
+    if (vrp.txRefused || vrp.removed) return -EPIPE;
     if (id < 0) {
       vrp.stats.txTimeouts++;
       this.stats.txTimeouts++;
@@ -645,6 +756,11 @@ export class LinuxRpmsgHost {
     return this.byProc.has(remoteProcId);
   }
 
+  /** Whether the remote crashed and its virtio device is being recovered (down until then). */
+  isRecovering(remoteProcId: number): boolean {
+    return this.recovering.has(remoteProcId);
+  }
+
   /** Counters of one remote (live object), or undefined when it has no virtio device. */
   remoteStats(remoteProcId: number): Readonly<RpmsgStats> | undefined {
     return this.byProc.get(remoteProcId)?.stats;
@@ -656,8 +772,12 @@ export class LinuxRpmsgHost {
    */
   statistics(): RpmsgStats & { remotes: Record<string, RpmsgStats & { virtio: number; channels: string[] }> } {
     const remotes: Record<string, RpmsgStats & { virtio: number; channels: string[] }> = {};
-    for (const vrp of this.byProc.values()) {
-      remotes[vrp.cfg.name] = { ...vrp.stats, virtio: vrp.index, channels: vrp.channels.map((c) => c.device) };
+    for (const r of this.remotes) {
+      const stats = this.statsByProc.get(r.procId);
+      if (!stats) continue;
+      // virtio -1: the device is down (a crash, recovery not complete).
+      const vrp = this.byProc.get(r.procId);
+      remotes[r.name] = { ...stats, virtio: vrp?.index ?? -1, channels: vrp?.channels.map((c) => c.device) ?? [] };
     }
     return { ...this.stats, remotes };
   }
@@ -671,5 +791,13 @@ export class LinuxRpmsgHost {
   /** Calls `listener` (in ISR context) when a channel is created or destroyed by name service. */
   onChannel(listener: (ev: ChannelEvent, ch: RpmsgChannel) => void): void {
     this.channelListeners.push(listener);
+  }
+
+  /**
+   * Calls `listener` when a remote's virtio device is torn down by a crash ('remove', ISR context;
+   * its channels were destroyed just before) or created again by recovery ('recover', task context).
+   */
+  onVdev(listener: (ev: VdevEvent, remote: number) => void): void {
+    this.vdevListeners.push(listener);
   }
 }

@@ -35,6 +35,18 @@ export interface Transport {
   send(flow: FlowPlan, len: number, fill: Fill): number | Promise<number>;
 }
 
+/** Options of one sender (runSender); the defaults are the plain traffic phase. */
+export interface SenderOptions {
+  /** The traffic phase ends at this time (ms after t0) rather than plan.durationMs after the sender starts. */
+  endMs?: number;
+  /**
+   * Asked when the traffic phase is over: a later end (ms after t0) to keep sending until, or
+   * undefined to stop. Lets a platform keep a flow going until its link has carried traffic again
+   * (an ICMsg session re-bonded after a peer reset). Called again at every new end.
+   */
+  extendTo?: () => number | undefined;
+}
+
 const FIN_RETRY_MS = 50;
 /** How long a sender keeps retrying a BUSY channel before reporting the flow stuck. */
 const BUSY_LIMIT_MS = 3000;
@@ -60,6 +72,8 @@ interface RxState {
   resettable: boolean;
   /** Sequence numbers skipped by a gap, to tell a late (reordered) message from a duplicate. */
   gaps: Set<number>;
+  /** Corrupt payloads received in a row (a restarted flow's first payloads may be bit-flipped). */
+  corruptRun: number;
   violations: number;
   fin: ReturnType<FirmwareContext['semaphore']>;
 }
@@ -118,7 +132,7 @@ export class StressEngine {
     const resetCores = new Set(this.plan.faults.filter((f) => f.kind === 'core-reset').map((f) => f.core));
     for (const f of this.rxFlows) {
       this.rx.set(f.id, {
-        flow: f, expected: 0, exempt: this.exempt.has(f.id), resettable: resetCores.has(f.from), gaps: new Set(), violations: 0, fin: ctx.semaphore(`fin of flow ${f.id}`),
+        flow: f, expected: 0, exempt: this.exempt.has(f.id), resettable: resetCores.has(f.from), gaps: new Set(), corruptRun: 0, violations: 0, fin: ctx.semaphore(`fin of flow ${f.id}`),
         report: { id: f.id, received: 0, bytes: 0, corrupt: 0, skipped: 0 },
       });
     }
@@ -189,6 +203,7 @@ export class StressEngine {
       r.received++;
       r.bytes += len;
       st.expected++;
+      st.corruptRun = 0;
       return;
     }
     if (v === VERIFY_CORRUPT) {
@@ -207,9 +222,11 @@ export class StressEngine {
       }
       r.corrupt++;
       st.expected++;
+      st.corruptRun++;
       return;
     }
     this.sequenceError(st, lastSeenSeq, len);
+    st.corruptRun = 0;
   }
 
   private sequenceError(st: RxState, seen: number, len: number): void {
@@ -231,13 +248,14 @@ export class StressEngine {
       st.expected = seen + 1;
       return;
     }
-    if (seen === 0 && st.resettable) {
-      // The sender was reset and its new incarnation starts the flow again.
+    if (st.resettable && seen <= st.corruptRun) {
+      // The sender was reset and its new incarnation starts the flow again: seq 0, or seq n after
+      // n payloads that arrived corrupt (seq 0..n-1 of the new incarnation, bit-flipped).
       r.restarts = (r.restarts ?? 0) + 1;
       r.received++;
       r.bytes += len;
       st.gaps.clear();
-      st.expected = 1;
+      st.expected = seen + 1;
       return;
     }
     const late = st.gaps.delete(seen);
@@ -256,10 +274,24 @@ export class StressEngine {
     }
   }
 
-  /** Waits until every flow to this core got its FIN, or its sender died, or `deadlineMs` (after t0). */
-  async awaitFins(deadlineMs: number): Promise<void> {
+  /** The live receive report of flow `id` to this core (read only). */
+  rxReport(id: number): Readonly<FlowRxReport> | undefined {
+    return this.rx.get(id)?.report;
+  }
+
+  /** The live send report of flow `id` from this core (read only). */
+  txReport(id: number): Readonly<FlowTxReport> | undefined {
+    return this.tx.get(id)?.report;
+  }
+
+  /**
+   * Waits until every flow to this core got its FIN, or its sender died, or `deadlineMs` (after t0).
+   * `include` limits the wait to some flows (the others are not waited for and not reported).
+   */
+  async awaitFins(deadlineMs: number, include?: (flow: FlowPlan) => boolean): Promise<void> {
     for (const st of this.rx.values()) {
       if (st.report.finSent !== undefined) continue;
+      if (include && !include(st.flow)) continue;
       const dies = this.diesAt(st.flow.from);
       const until = Math.min(deadlineMs, dies ?? Infinity);
       const left = until - this.elapsedMs();
@@ -277,9 +309,10 @@ export class StressEngine {
 
   /**
    * Runs one flow's sender: seeded bursts and pauses for plan.durationMs (from when it starts),
-   * then the FIN / ACK handshake. Stops early when the receiver is planned to die.
+   * then the FIN / ACK handshake. Stops early when the receiver is planned to die. `opts` may move
+   * the end of the traffic phase (SenderOptions).
    */
-  async runSender(flow: FlowPlan, t: Transport, finDeadlineMs: number): Promise<void> {
+  async runSender(flow: FlowPlan, t: Transport, finDeadlineMs: number, opts: SenderOptions = {}): Promise<void> {
     const st = this.tx.get(flow.id)!;
     const r = st.report;
     const rng = mulberry32(flow.seed ^ 0x5eed);
@@ -287,10 +320,16 @@ export class StressEngine {
     let len = 0;
     const fill: Fill = (u8, off) => encodePayload(u8, off, flow.id, flow.seed, r.sent, len);
     const peerDies = this.diesAt(flow.to);
-    const end = this.elapsedMs() + this.plan.durationMs;
-    const stopAt = Math.min(end, peerDies ?? Infinity);
+    const end = opts.endMs ?? this.elapsedMs() + this.plan.durationMs;
+    let stopAt = Math.min(end, peerDies ?? Infinity);
     let busySince = -1;
-    while (this.elapsedMs() < stopAt) {
+    for (;;) {
+      if (this.elapsedMs() >= stopAt) {
+        const more = opts.extendTo?.();
+        if (more === undefined || Math.min(more, peerDies ?? Infinity) <= stopAt) break;
+        stopAt = Math.min(more, peerDies ?? Infinity);
+        continue;
+      }
       const burst = 1 + Math.floor(rng() * flow.burstMax);
       for (let b = 0; b < burst && this.elapsedMs() < stopAt; b++) {
         len = payloadLength(flow.seed, r.sent, flow.minLen, flow.maxLen, flow.tinyPct);

@@ -10,12 +10,22 @@
 // - per device a reader task (select + read) gives everything to engine.onMessage with the flow
 //   core->Linux of that channel; data, FIN and ACK travel the same device, ACKs are written back;
 // - per Linux->core flow a sender: write() (-EAGAIN: the TX ring is full -> BUSY).
+// - core-reset: when the core crashes, Linux's remoteproc removes its virtio device and the
+//   device fails with -EPIPE (`removed`). Whoever sees that first (reader or sender) closes it and
+//   opens a new one (rpmsg_char_open in a loop until the FIN deadline) once the recovered core has
+//   announced the service again, says HELLO again, and everyone goes on with the new device: the
+//   Linux->core flow keeps its sequence numbers (the message that failed is sent again), the
+//   core->Linux flow restarts at seq 0 with the core's new incarnation (the engine sees the
+//   restart). A device to a reset core opened (or reopened) after the reset that then carried
+//   messages of the core's new incarnation is reported in the report's `detected` (kind
+//   core-reset): the host's evidence that the Linux link recovered. (A reset before Linux set up
+//   the core's virtio device, or before it opened the device, needs no reopen.)
 // main() returns the engine's StressCoreReport. Devices stay open afterwards, so a late FIN
 // retransmission of a core still gets its ACK.
 
 import type { FirmwareContext } from '../../cores/context.js';
 import type { RpmsgCharDev, TiRpmsgChar } from '../../cores/linux/rpmsg-char.js';
-import { EAGAIN } from '../../cores/linux/errno.js';
+import { EAGAIN, EPIPE } from '../../cores/linux/errno.js';
 import { TIRC_RPROC } from '../../shared/j721e.js';
 import { RPMSG_MAX_PAYLOAD } from '../../shared/rpmsg.js';
 import { CONTROL_LEN } from '../../shared/stress-payload.js';
@@ -34,43 +44,141 @@ interface DeviceSpec {
   rx: FlowPlan | undefined;
 }
 
-async function readerTask(rc: TiRpmsgChar, engine: StressEngine, dev: RpmsgCharDev, rxFlowId: number): Promise<void> {
-  const buf = new Uint8Array(RPMSG_MAX_PAYLOAD);
-  const ack = new Uint8Array(CONTROL_LEN);
-  const devs = [dev];
-  // O_NONBLOCK write: copied at once; -EAGAIN loses the ACK and the FIN retransmission asks again.
-  const reply = (fill: Fill): void => {
-    fill(ack, 0);
-    void dev.write(ack);
-  };
-  while (dev.isOpen) {
-    const ready = await rc.select(devs, SELECT_TIMEOUT_MS);
-    if (ready.length === 0) continue;
-    for (;;) {
-      const n = await dev.read(buf);
-      if (n < 0) break; // -EAGAIN: drained; -EPIPE: closed
-      engine.onMessage(rxFlowId, buf, 0, n, reply);
+/**
+ * The rpmsg_char device of one (RTOS core, channel) pair. `dev` is replaced when the core crashes
+ * (see the file header); reader and senders always use the current one.
+ */
+class Device {
+  reopens = 0;
+  /** When the current device was opened, ms after t0. */
+  openedAtMs: number;
+  /** Messages read on the current device. */
+  readSinceOpen = 0;
+  /** A reopen failed: the device stays closed. */
+  dead = false;
+  private reopening: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly ctx: FirmwareContext,
+    private readonly rc: TiRpmsgChar,
+    private readonly run: J7Run,
+    readonly spec: DeviceSpec,
+    readonly rprocId: number,
+    readonly eptdev: string,
+    public dev: RpmsgCharDev,
+  ) {
+    this.openedAtMs = run.engine.elapsedMs();
+  }
+
+  get what(): string {
+    return `${this.spec.core} "${this.spec.ch.name}"`;
+  }
+
+  /**
+   * After -EPIPE on `old`: true when a new device is open (now or already), false when `old` was
+   * not removed or no new device could be opened by the FIN deadline. Concurrent callers share one
+   * reopen.
+   */
+  recover(old: RpmsgCharDev): Promise<boolean> {
+    if (this.dev !== old) return Promise.resolve(!this.dead);
+    if (this.dead || !old.removed) return Promise.resolve(false);
+    this.reopening ??= this.reopen(old).finally(() => {
+      this.reopening = undefined;
+    });
+    return this.reopening;
+  }
+
+  private async reopen(old: RpmsgCharDev): Promise<boolean> {
+    const { ctx, rc, run } = this;
+    const engine = run.engine;
+    rc.rpmsg_char_close(old);
+    ctx.log.warn(`${old.devName} (${this.what}) was removed: ${this.spec.core} crashed; reopening once it announces "${this.spec.ch.name}" again`);
+    const dev = await openDevice(ctx, rc, engine, this.spec, this.rprocId, this.eptdev, run.finMs);
+    if (!dev) {
+      this.dead = true;
+      ctx.log.error(`${this.what}: no rpmsg_char device again by ${Math.round(run.finMs)} ms after the run's start; its flows stop`);
+      return false;
     }
+    const w = await sayHello(ctx, engine, dev, run.finMs);
+    if (w !== CONTROL_LEN) ctx.log.warn(`${this.what}: HELLO on the reopened ${dev.devName} returned ${w}; the core falls back to the fixed address`);
+    this.dev = dev;
+    this.reopens++;
+    this.openedAtMs = engine.elapsedMs();
+    this.readSinceOpen = 0;
+    ctx.log.info(`${this.what}: reopened as ${dev.devName} ${Math.round(this.openedAtMs)} ms after the run's start`);
+    return true;
   }
 }
 
-function transportOf(dev: RpmsgCharDev): Transport {
+/** rpmsg_char_open until it succeeds (the core has announced the channel) or `untilMs` after t0. */
+async function openDevice(ctx: FirmwareContext, rc: TiRpmsgChar, engine: StressEngine, spec: DeviceSpec, rprocId: number, eptdev: string,
+  untilMs: number): Promise<RpmsgCharDev | null> {
+  const open = (): RpmsgCharDev | null => rc.rpmsg_char_open(rprocId, spec.ch.name, spec.ch.linuxEndPt, spec.ch.endPt, eptdev, rc.O_NONBLOCK);
+  let dev = open();
+  while (!dev && engine.elapsedMs() < untilMs) {
+    await ctx.sleep(POLL_MS); // the core has not announced the service to Linux (yet, or again)
+    dev = open();
+  }
+  return dev;
+}
+
+/** Writes the HELLO (tells the core the device's address); returns what write returned last. */
+async function sayHello(ctx: FirmwareContext, engine: StressEngine, dev: RpmsgCharDev, untilMs: number): Promise<number> {
+  const hello = new Uint8Array(CONTROL_LEN);
+  encodeHello(hello);
+  let w = await dev.write(hello);
+  while (w === -EAGAIN && engine.elapsedMs() < untilMs) {
+    await ctx.sleep(1);
+    w = await dev.write(hello);
+  }
+  return w;
+}
+
+async function readerTask(rc: TiRpmsgChar, engine: StressEngine, d: Device, rxFlowId: number): Promise<void> {
+  const buf = new Uint8Array(RPMSG_MAX_PAYLOAD);
+  const ack = new Uint8Array(CONTROL_LEN);
+  // O_NONBLOCK write: copied at once; -EAGAIN loses the ACK and the FIN retransmission asks again.
+  const reply = (fill: Fill): void => {
+    fill(ack, 0);
+    void d.dev.write(ack);
+  };
+  for (;;) {
+    const dev = d.dev;
+    if (!dev.isOpen) return;
+    const ready = await rc.select([dev], SELECT_TIMEOUT_MS);
+    if (ready.length === 0) continue;
+    for (;;) {
+      const n = await dev.read(buf);
+      if (n < 0) break; // -EAGAIN: drained; -EPIPE: closed or removed
+      if (d.dev === dev) d.readSinceOpen++;
+      engine.onMessage(rxFlowId, buf, 0, n, reply);
+    }
+    if (dev.removed && !(await d.recover(dev))) return;
+  }
+}
+
+function transportOf(d: Device): Transport {
   const scratch = new Uint8Array(RPMSG_MAX_PAYLOAD);
   // write() sends the whole array it gets: one view per length, made once.
   const views: (Uint8Array | undefined)[] = new Array(RPMSG_MAX_PAYLOAD + 1);
   return {
     async send(_flow: FlowPlan, len: number, fill: Fill): Promise<number> {
-      fill(scratch, 0);
       const view = views[len] ??= scratch.subarray(0, len);
-      const w = await dev.write(view);
-      if (w === len) return SENT;
-      if (w === -EAGAIN) return BUSY;
-      return w < 0 ? w : -1;
+      for (;;) {
+        const dev = d.dev;
+        fill(scratch, 0);
+        const w = await dev.write(view);
+        if (w === len) return SENT;
+        if (w === -EAGAIN) return BUSY;
+        // The core crashed: send the same message again on the reopened device.
+        if (w === -EPIPE && dev.removed && (await d.recover(dev))) continue;
+        return w < 0 ? w : -1;
+      }
     },
   };
 }
 
-async function runDevice(ctx: FirmwareContext, rc: TiRpmsgChar, run: J7Run, spec: DeviceSpec): Promise<void> {
+async function runDevice(ctx: FirmwareContext, rc: TiRpmsgChar, run: J7Run, spec: DeviceSpec, devices: Device[]): Promise<void> {
   const { engine, startupMs, finMs } = run;
   const fail = (what: string, seen: string): void => {
     for (const flow of [...spec.tx, ...(spec.rx ? [spec.rx] : [])]) {
@@ -88,28 +196,22 @@ async function runDevice(ctx: FirmwareContext, rc: TiRpmsgChar, run: J7Run, spec
   }
   const until = Math.min(startupMs, engine.diesAt(spec.core) ?? Infinity);
   const eptdev = `hs-${rproc.id}-${spec.ch.tag}`;
-  let dev = rc.rpmsg_char_open(rproc.id, spec.ch.name, spec.ch.linuxEndPt, spec.ch.endPt, eptdev, rc.O_NONBLOCK);
-  while (!dev && engine.elapsedMs() < until) {
-    await ctx.sleep(POLL_MS); // the core has not announced the service to Linux yet
-    dev = rc.rpmsg_char_open(rproc.id, spec.ch.name, spec.ch.linuxEndPt, spec.ch.endPt, eptdev, rc.O_NONBLOCK);
-  }
+  const dev = await openDevice(ctx, rc, engine, spec, rproc.id, eptdev, until);
   if (!dev) {
     fail(`an rpmsg_char device on ${spec.core}'s "${spec.ch.name}" (endpoint ${spec.ch.endPt})`, `not announced within ${Math.round(until)} ms of the run's start`);
     return;
   }
-  const hello = new Uint8Array(CONTROL_LEN);
-  encodeHello(hello);
-  let w = await dev.write(hello);
-  while (w === -EAGAIN && engine.elapsedMs() < until) {
-    await ctx.sleep(1);
-    w = await dev.write(hello);
-  }
+  const d = new Device(ctx, rc, run, spec, rproc.id, eptdev, dev);
+  let w = await sayHello(ctx, engine, dev, until);
+  // The core crashed right after the open: the reopen says HELLO on the new device.
+  if (w === -EPIPE && dev.removed && (await d.recover(dev))) w = CONTROL_LEN;
   if (w !== CONTROL_LEN) {
     fail(`the first write to ${dev.devName} (${spec.core} "${spec.ch.name}")`, `write returned ${w}`);
     return;
   }
-  void ctx.task(`stress rx ${dev.devName} (${spec.core} ${spec.ch.name})`, () => readerTask(rc, engine, dev, spec.rx?.id ?? -1));
-  const transport = transportOf(dev);
+  devices.push(d);
+  void ctx.task(`stress rx ${dev.devName} (${spec.core} ${spec.ch.name})`, () => readerTask(rc, engine, d, spec.rx?.id ?? -1));
+  const transport = transportOf(d);
   await Promise.all(spec.tx.map((flow) => ctx.task(`stress tx flow ${flow.id} -> ${flow.to}`, () => engine.runSender(flow, transport, finMs))));
 }
 
@@ -144,10 +246,33 @@ export default async function main(ctx: FirmwareContext) {
     if (s) s.rx = f;
   }
 
-  const work: Promise<void>[] = [...specs.values()].map((spec) => runDevice(ctx, rc, run, spec));
+  const devices: Device[] = [];
+  const work: Promise<void>[] = [...specs.values()].map((spec) => runDevice(ctx, rc, run, spec, devices));
   const sp = plan.spinlock;
   if (sp && sp.cores.includes(engine.me)) work.push(ctx.task('stress spinlock', () => spinlockTask(ctx, engine, sp, finMs)));
   await Promise.all(work);
   await engine.awaitFins(finsMs);
+  reportReopens(ctx, engine, devices);
   return engine.report();
+}
+
+/**
+ * A device to a reset core, opened (or reopened) after the reset, that then carried messages of
+ * the core's new incarnation: detected (the Linux link recovered).
+ */
+function reportReopens(ctx: FirmwareContext, engine: StressEngine, devices: readonly Device[]): void {
+  for (const d of devices) {
+    const fault = engine.plan.faults.find((f) => f.kind === 'core-reset' && f.core === d.spec.core);
+    if (!fault) continue;
+    const when = `${d.reopens ? 'reopened' : 'opened'} ${Math.round(d.openedAtMs)} ms after the run's start`;
+    if (d.openedAtMs < fault.atMs || d.readSinceOpen === 0) {
+      ctx.log.warn(`${d.what}: ${d.dev.devName} ${when}${d.readSinceOpen ? '' : ', nothing read on it since'}; ${d.spec.core} was reset at ${fault.atMs} ms`);
+      continue;
+    }
+    engine.detected.push({
+      kind: 'core-reset', faultId: fault.id,
+      detail: `${engine.me} ${when} its rpmsg_char device to ${d.what} (${d.dev.devName}, after ${d.spec.core}'s reset at ${fault.atMs} ms` +
+        `${d.reopens ? `; ${d.reopens} reopen(s) after -EPIPE` : ''}) and read ${d.readSinceOpen} message(s) of the new incarnation on it`,
+    });
+  }
 }

@@ -13,6 +13,13 @@
 //   traffic phase.
 // main() returns the engine's StressCoreReport; the receive tasks keep answering afterwards (late
 // FIN retransmissions of other cores get their ACK).
+// - core-reset: a reset core's new incarnation (ctx.args.incarnation >= 2) runs this same code as
+//   a fresh boot: Ipc_initVirtIO re-primes its TX rings to the RTOS peers, it pairs with Linux late
+//   once Linux's recovery has created the virtio device again, announces, and its flows start
+//   again at seq 0 (a fresh engine). TI's PDK has no recovery between RTOS cores: a peer that sees
+//   the re-primed ring's indices jump refuses it (and the new incarnation may refuse a peer's ring
+//   whose stale entries it finds), so a sender to the reset core gets no buffers back (BUSY) or
+//   IPC_EFAIL and its flow stops; every flow to or from the reset core is loss-exempt.
 //
 // Every wait has a deadline (j7Deadlines), counted from when main() starts rather than from the
 // run's t0: building and spawning the SoC before main() can take seconds on a loaded host. A host
@@ -283,6 +290,11 @@ export default async function main(ctx: FirmwareContext) {
   const others = ctx.cores.filter((c) => c.procId !== self);
   const linux = ctx.cores.find((c) => c.os === 'linux');
   const byName = new Map(ctx.cores.map((c) => [c.name, c]));
+  const incarnation = Number(ctx.args.incarnation ?? 1);
+  if (incarnation > 1) {
+    ctx.log.warn(`incarnation ${incarnation}: booted again after a reset (${Math.round(engine.elapsedMs())} ms after the run's start); ` +
+      'IPC set up as on a fresh boot, its flows start again at seq 0');
+  }
 
   must(ctx, 'Ipc_mpSetConfig', ipc.Ipc_mpSetConfig(self, others.length, others.map((c) => c.procId)));
   must(ctx, 'Ipc_init', ipc.Ipc_init(null));

@@ -29,15 +29,36 @@
 // the peer is alive, the firmware waits (bounded) until all of this core's ICBMsg TX blocks are free
 // again, which it observes by asking for one buffer spanning every block (K_NO_WAIT) and dropping it.
 // Every wait has a deadline.
+//
+// Core reset (core-reset fault; the plan schedules it only when every ICMsg instance runs the
+// session protocol on both cores):
+//  - ICMsg (session mode), either core: unbound() (the peer's session changed: it was reset) makes a
+//    task register the endpoint again, as Zephyr's ipc_sessions tests do, and the handshake runs
+//    with the peer's new incarnation; bound() again within REBOND_TIMEOUT_MS or it is logged. While
+//    the link is down, sends are dropped (DISCONNECTED returns the length) or refused (-ENOMEM when
+//    the dead peer's FIFO is full, -EBUSY while re-bonding): the surviving core's sender waits
+//    (bounded) for the re-bond and keeps sending until AFTER_REBOND_MS past it, so traffic flows
+//    again in the new session. Its receiver sees the new incarnation's flow start at seq 0
+//    (engine `resettable`).
+//  - ICBMsg, surviving core: Zephyr's ICBMsg has no reset detection, so nothing recovers: its senders
+//    to the reset peer run out of blocks (the dead incarnation never releases them) and give up
+//    after the engine's busy limit; FINs from the peer are not awaited, the TX drain is skipped, a
+//    failed release of a held buffer is expected. These flows are loss-exempt (schema lossExempt).
+//  - The reset core's new incarnation (args.incarnation >= 2) opens only its ICMsg instances: an
+//    ICBMsg instance cannot bond with a peer still in its old session (its ICMsg control channel
+//    runs the v1 protocol, which has no reset detection), so its ICBMsg flows do not run again (a
+//    core-reset Detection says so). Its engine is fresh (sequence numbers from 0); its senders run
+//    until the plan's traffic phase ends, at least AFTER_REBOND_MS past its bond.
+//  - The returned report carries `sessions` (SessionReport per ICMsg endpoint) for the host checks.
 
 import type { FirmwareContext } from '../../cores/context.js';
-import type { IpcDevice, IpcEpt, TxBufferRequest } from '../../cores/zephyr/backend.js';
+import type { IpcDevice, IpcEpt, IpcEptCfg, TxBufferRequest } from '../../cores/zephyr/backend.js';
 import type { ZephyrApi } from '../../cores/zephyr/api.js';
 import { PBUF_RX_READ_BUF_SIZE } from '../../shared/icmsg-proto.js';
 import { mix32 } from '../../shared/perturb.js';
 import { CONTROL_LEN, controlKind } from '../../shared/stress-payload.js';
 import type { FlowPlan } from '../../soc/stress/schema.js';
-import { BUSY, type Fill, SENT, StressEngine, type Transport } from './engine.js';
+import { BUSY, type Fill, SENT, type SenderOptions, StressEngine, type Transport } from './engine.js';
 
 const ICBMSG = 'zephyr,ipc-icbmsg';
 /** How long the endpoints may take to bind. */
@@ -56,6 +77,31 @@ const HOLD_MIN_US = 100;
 const HOLD_SPAN_US = 1900;
 /** Detections (refused block indexes) reported at most. */
 const MAX_DETECTIONS = 16;
+/** After unbound(): how long the endpoint may take to bind again (the peer's new incarnation boots). */
+const REBOND_TIMEOUT_MS = 5000;
+/** A surviving sender keeps sending this long after its link re-bonded (traffic resumed). */
+const AFTER_REBOND_MS = 50;
+/** Poll interval of the re-bond task (it is woken by unbound(); the poll only bounds its waits). */
+const REBOND_POLL_MS = 100;
+
+/**
+ * What an ICMsg (session mode) endpoint went through, returned in the report's `sessions` (read by
+ * soc/stress/checks.ts): bound() and unbound() calls, re-bonds that timed out, and the data messages
+ * of its flows since the last unbound() (all of them when it was never unbound).
+ */
+export interface SessionReport {
+  instance: string;
+  endpoint: string;
+  bounds: number;
+  unbounds: number;
+  rebondTimeouts: number;
+  /** ms after t0 of the last bound(), and of the last unbound(). */
+  lastBoundMs?: number;
+  lastUnboundMs?: number;
+  /** Data messages received on the rx flow, and sent on the tx flow, since the last unbound(). */
+  rxSinceUnbound: number;
+  txSinceUnbound: number;
+}
 
 interface Held {
   data: Uint8Array;
@@ -94,6 +140,21 @@ interface Channel {
   ackFailed: number;
   /** RX buffers held so far. */
   holds: number;
+  /** ICMsg in a session mode (re-bonds after unbound()); false for ICBMsg. */
+  session: boolean;
+  /** The endpoint's configuration (registered again after unbound()). */
+  cfg?: IpcEptCfg;
+  /** Session channels: bound() after unbound() is signalled here (the waiting senders). */
+  rebound: ReturnType<FirmwareContext['semaphore']>;
+  /** unbound() was called: the re-bond task registers the endpoint again. */
+  needsRegister: boolean;
+  registeredAtMs: number;
+  everBound: boolean;
+  timeoutCounted: boolean;
+  /** rx / tx counts of the flows at the last unbound(). */
+  rxAtUnbound: number;
+  txAtUnbound: number;
+  sr: SessionReport;
 }
 
 function hashBytes(u8: Uint8Array, len: number): number {
@@ -109,19 +170,31 @@ export default async function main(ctx: FirmwareContext) {
   const { plan, me } = engine;
   const log = ctx.log;
   const icmsgMaxLen = Number(ctx.args.icmsgMaxLen ?? PBUF_RX_READ_BUF_SIZE);
+  const incarnation = Number(ctx.args.incarnation ?? 1);
+  const reborn = incarnation >= 2;
+  const myReset = plan.faults.find((f) => f.kind === 'core-reset' && f.core === me);
 
   // ---- endpoints named by flows to / from this core ------------------------------------------
   const channels = new Map<string, Channel>();
+  /** New incarnation: ICBMsg instances left closed, with the flows they would carry. */
+  const abandoned = new Map<string, number[]>();
   for (const f of [...engine.txFlows, ...engine.rxFlows]) {
     if (f.instance === undefined) throw new Error(`${me}: flow ${f.id} (${f.from}->${f.to}, endpoint "${f.channel}") names no ipc_service instance`);
     const key = `${f.instance}/${f.channel}`;
     let ch = channels.get(key);
     if (!ch) {
       const dev = z.DEVICE_DT_GET(f.instance);
+      if (reborn && dev.compatible === ICBMSG) {
+        abandoned.set(f.instance, [...(abandoned.get(f.instance) ?? []), f.id]);
+        continue;
+      }
       ch = {
         instance: f.instance, name: f.channel, dev, ept: {}, icbmsg: dev.compatible === ICBMSG,
         bound: ctx.semaphore(`${key} bound`), isBound: false, maxLen: 0, scratch: new Uint8Array(0), ackBuf: new Uint8Array(CONTROL_LEN),
         req: { size: 0 }, rxCount: 0, holdRx: false, held: [], reply: () => {}, ackFailed: 0, holds: 0,
+        session: dev.compatible !== ICBMSG, rebound: ctx.semaphore(`${key} re-bound`), needsRegister: false, registeredAtMs: 0,
+        everBound: false, timeoutCounted: false, rxAtUnbound: 0, txAtUnbound: 0,
+        sr: { instance: f.instance, endpoint: f.channel, bounds: 0, unbounds: 0, rebondTimeouts: 0, rxSinceUnbound: 0, txSinceUnbound: 0 },
       };
       const c = ch;
       c.reply = (fill) => {
@@ -138,9 +211,34 @@ export default async function main(ctx: FirmwareContext) {
     }
   }
 
+  for (const [inst, ids] of abandoned) {
+    engine.detected.push({
+      kind: 'core-reset', faultId: myReset?.id,
+      detail: `${me} incarnation ${incarnation}: ${inst} (ICBMsg) not opened again: ICBMsg cannot bond with a peer still in its old session ` +
+        `(Zephyr's ICBMsg has no reset detection); its flows ${ids.join(', ')} do not run in this incarnation`,
+    });
+  }
+
   const peer = ctx.cores.find((c) => c.name !== me)?.name;
   const peerDies = peer === undefined ? undefined : engine.diesAt(peer);
   const peerDead = (): boolean => peerDies !== undefined && engine.elapsedMs() >= peerDies;
+  /** The peer's core-reset fault (this core survives it). */
+  const peerReset = peer === undefined ? undefined : plan.faults.find((f) => f.kind === 'core-reset' && f.core === peer);
+  /** The ICBMsg link is dead once the peer was reset (nothing recovers it) or died. */
+  const icbmsgGone = (): boolean => peerDead() || (peerReset !== undefined && engine.elapsedMs() >= peerReset.atMs);
+  /**
+   * A session channel whose peer was reset and that has not bound with the new incarnation yet
+   * (until REBOND_TIMEOUT_MS past the reset): a sender waits for the re-bond rather than spin.
+   */
+  const awaitingPeer = (ch: Channel): boolean => {
+    if (!ch.session || peerReset === undefined || peerDead()) return false;
+    const now = engine.elapsedMs();
+    if (now < peerReset.atMs || now >= peerReset.atMs + REBOND_TIMEOUT_MS) return false;
+    return !ch.isBound || (ch.sr.lastBoundMs ?? -1) < peerReset.atMs;
+  };
+  const rxNow = (ch: Channel): number => (ch.rxFlow ? engine.rxReport(ch.rxFlow.id)?.received ?? 0 : 0);
+  const txNow = (ch: Channel): number => (ch.txFlow ? engine.txReport(ch.txFlow.id)?.sent ?? 0 : 0);
+  const rebondWake = ctx.semaphore('ipc re-bond');
   // The peer's corrupt-index faults towards this core: what the backend's refusals are reported against.
   const corruptIndexFaults = plan.faults.filter((f) => f.kind === 'corrupt-index' && f.core === peer && (f.peer === undefined || f.peer === me));
   let refusals = 0;
@@ -171,10 +269,20 @@ export default async function main(ctx: FirmwareContext) {
     ch.holdRx = ch.rxFlow?.holdRx === true;
     const rxId = ch.rxFlow?.id ?? -1;
     const holdSeed = (ch.rxFlow?.seed ?? 0) ^ 0x686f6c64;
-    const r = z.ipc_service_register_endpoint(ch.dev, ch.ept, {
+    ch.cfg = {
       name: ch.name,
       cb: {
         bound: () => {
+          ch.sr.bounds++;
+          ch.sr.lastBoundMs = Math.round(engine.elapsedMs());
+          if (ch.everBound && ch.session) {
+            engine.detected.push({
+              kind: 'core-reset', faultId: peerReset?.id ?? myReset?.id,
+              detail: `${me} ${ch.instance}/${ch.name}: bound again at ${ch.sr.lastBoundMs} ms (session ${ch.sr.bounds}, after ${ch.sr.unbounds} unbound())`,
+            });
+          }
+          ch.everBound = true;
+          ch.rebound.give();
           if (!ch.isBound) {
             ch.isBound = true;
             ch.bound.give();
@@ -182,6 +290,14 @@ export default async function main(ctx: FirmwareContext) {
         },
         unbound: () => {
           ch.isBound = false;
+          ch.sr.unbounds++;
+          ch.sr.lastUnboundMs = Math.round(engine.elapsedMs());
+          ch.rxAtUnbound = rxNow(ch);
+          ch.txAtUnbound = txNow(ch);
+          if (ch.session) {
+            ch.needsRegister = true;
+            rebondWake.give();
+          }
         },
         received: (data, len) => {
           engine.onMessage(rxId, data, 0, len, ch.reply);
@@ -196,17 +312,46 @@ export default async function main(ctx: FirmwareContext) {
         },
         error: (msg) => backendError(ch, msg),
       },
-    });
+    };
+    const r = z.ipc_service_register_endpoint(ch.dev, ch.ept, ch.cfg);
     if (r < 0) throw new Error(`${me}: ipc_service_register_endpoint(${ch.instance}, "${ch.name}") returned ${z.errName(r)}`);
+    ch.registeredAtMs = engine.elapsedMs();
   }
+
+  // ---- re-bonding (session channels): register again after unbound(), bounded ----------------
+  const sessionChannels = [...channels.values()].filter((c) => c.session);
+  let running = true;
+  const rebonder = sessionChannels.length === 0 ? Promise.resolve() : ctx.task('stress ipc re-bond', async () => {
+    while (running) {
+      await rebondWake.take(REBOND_POLL_MS);
+      for (const ch of sessionChannels) {
+        if (ch.needsRegister) {
+          ch.needsRegister = false;
+          ch.timeoutCounted = false;
+          const r = z.ipc_service_register_endpoint(ch.dev, ch.ept, ch.cfg!);
+          ch.registeredAtMs = engine.elapsedMs();
+          if (r < 0) log.error({ endpoint: `${ch.instance}/${ch.name}` }, `stress: registering the endpoint again after unbound() returned ${z.errName(r)}`);
+        }
+        if (!ch.isBound && ch.sr.unbounds > 0 && !ch.timeoutCounted && engine.elapsedMs() - ch.registeredAtMs > REBOND_TIMEOUT_MS) {
+          ch.timeoutCounted = true;
+          ch.sr.rebondTimeouts++;
+          log.warn({ endpoint: `${ch.instance}/${ch.name}` }, `stress: not bound again within ${REBOND_TIMEOUT_MS} ms of re-registering`);
+        }
+      }
+    }
+  });
 
   // ---- bound, lengths, transports -----------------------------------------------------------
   const bindUntil = ctx.now() / 1000 + BIND_TIMEOUT_MS;
   for (const ch of channels.values()) {
     if (ch.isBound) continue;
     const left = bindUntil - ctx.now() / 1000;
-    if (left > 0 && (await ch.bound.take(left))) continue;
+    if (!peerDead() && left > 0 && (await ch.bound.take(left))) continue;
     if (ch.isBound || peerDead()) continue;
+    if (ch.icbmsg && peerReset !== undefined && icbmsgGone()) {
+      log.warn({ endpoint: `${ch.instance}/${ch.name}` }, 'stress: ICBMsg endpoint never bound before the peer was reset (no recovery)');
+      continue;
+    }
     for (const f of [ch.txFlow, ch.rxFlow]) {
       if (!f) continue;
       engine.violation('progress', {
@@ -227,14 +372,54 @@ export default async function main(ctx: FirmwareContext) {
   const transportOf = (ch: Channel, zeroCopy: boolean): Transport => (zeroCopy ? zeroCopyTransport(z, ch) : copyTransport(z, ch));
 
   const finDeadline = engine.elapsedMs() + plan.durationMs + FIN_GRACE_MS;
+  // Session links to a reset peer: the sender may go on until AFTER_REBOND_MS past the re-bond.
+  const rebondDeadline = peerReset === undefined ? finDeadline : Math.max(finDeadline, peerReset.atMs + REBOND_TIMEOUT_MS + AFTER_REBOND_MS + FIN_GRACE_MS);
+  // The new incarnation sends until the plan's traffic phase ends, and at least AFTER_REBOND_MS.
+  const rebornEnd = reborn ? Math.max(plan.durationMs, engine.elapsedMs() + AFTER_REBOND_MS) : undefined;
+  const rebornFinDeadline = rebornEnd === undefined ? finDeadline : rebornEnd + FIN_GRACE_MS;
   const senders: Promise<void>[] = [];
   for (const ch of channels.values()) {
     const f = ch.txFlow;
-    if (!f || !ch.isBound) continue;
+    if (!f || !(ch.isBound || (ch.session && ch.everBound))) continue;
     const maxLen = Math.min(f.maxLen, ch.maxLen);
     const flow: FlowPlan = maxLen === f.maxLen ? f : { ...f, maxLen, minLen: Math.min(f.minLen, maxLen) };
-    const t = transportOf(ch, f.zeroCopy);
-    senders.push(ctx.task(`stress tx flow ${f.id} (${ch.instance}/${ch.name})`, () => engine.runSender(flow, t, finDeadline)));
+    let t = transportOf(ch, f.zeroCopy);
+    let opts: SenderOptions = {};
+    let deadline = reborn ? rebornFinDeadline : finDeadline;
+    if (rebornEnd !== undefined) opts = { endMs: rebornEnd };
+    else if (ch.session && peerReset !== undefined) {
+      t = rebondingTransport(t, ch);
+      deadline = rebondDeadline;
+      opts = { extendTo: () => extendForRebond(ch) };
+    }
+    senders.push(ctx.task(`stress tx flow ${f.id} (${ch.instance}/${ch.name})`, () => engine.runSender(flow, t, deadline, opts)));
+  }
+
+  /** A BUSY send on a session link waiting for the reset peer waits (bounded) for the re-bond, then tries again. */
+  function rebondingTransport(inner: Transport, ch: Channel): Transport {
+    return {
+      async send(flow, len, fill) {
+        const r = await inner.send(flow, len, fill);
+        if (r !== BUSY || !awaitingPeer(ch)) return r;
+        while (awaitingPeer(ch)) {
+          const left = peerReset!.atMs + REBOND_TIMEOUT_MS - engine.elapsedMs();
+          if (left <= 0) break;
+          await ch.rebound.take(Math.min(left, REBOND_POLL_MS));
+        }
+        return inner.send(flow, len, fill);
+      },
+    };
+  }
+
+  /** The survivor's traffic on a session link goes on until AFTER_REBOND_MS past the peer's re-bond. */
+  function extendForRebond(ch: Channel): number | undefined {
+    const now = engine.elapsedMs();
+    if (peerReset === undefined || peerDead()) return undefined;
+    if (now < peerReset.atMs) return peerReset.atMs + 1;
+    if (awaitingPeer(ch)) return now + 10;
+    const bondedAt = ch.sr.lastBoundMs;
+    if (!ch.isBound || bondedAt === undefined || bondedAt < peerReset.atMs) return undefined;
+    return bondedAt + AFTER_REBOND_MS;
   }
 
   // Releases held RX buffers when they fall due (all of them once `holding` is off).
@@ -272,9 +457,9 @@ export default async function main(ctx: FirmwareContext) {
       });
     }
     const r = z!.ipc_service_release_rx_buffer(ch.ept, h.data);
-    // A dead peer no longer drains the control channel: the release message may not fit, and
-    // nobody is left to use the blocks anyway.
-    if (r !== 0 && !peerDead()) {
+    // A dead (or reset: ICBMsg does not recover) peer no longer drains the control channel: the
+    // release message may not fit, and nobody is left to use the blocks anyway.
+    if (r !== 0 && !(ch.icbmsg ? icbmsgGone() : peerDead())) {
       const f = ch.rxFlow!;
       engine.violation('no-leak', {
         flow: f.id, peer: f.from, endpoint: `${ch.instance}/${ch.name}`, expected: 'ipc_service_release_rx_buffer to return 0',
@@ -284,17 +469,26 @@ export default async function main(ctx: FirmwareContext) {
   }
 
   await Promise.all(senders);
-  await engine.awaitFins(finDeadline);
+  // FINs: a reset peer's ICBMsg flows never end (its new incarnation does not open ICBMsg); its
+  // session flows end late (its new incarnation starts them again after the reset).
+  const channelOf = (flow: FlowPlan): Channel | undefined => channels.get(`${flow.instance}/${flow.channel}`);
+  const fromResetPeer = (flow: FlowPlan): boolean => peerReset !== undefined && flow.from === peerReset.core;
+  await engine.awaitFins(reborn ? rebornFinDeadline : finDeadline, (flow) => channelOf(flow) !== undefined && !fromResetPeer(flow));
+  if (peerReset !== undefined) await engine.awaitFins(rebondDeadline, (flow) => fromResetPeer(flow) && channelOf(flow)?.session === true);
   holding = false;
   holdWake.give();
   await releaser;
+  running = false;
+  rebondWake.give();
+  await rebonder;
 
   // ---- wait (bounded) for the peer to give back every ICBMsg TX block -------------------------
   const stranded = plan.faults.some((f) => f.kind === 'corrupt-index' && f.core === me);
   const probes = new Map<string, Channel>();
   for (const ch of channels.values()) if (ch.icbmsg && ch.isBound && !probes.has(ch.instance)) probes.set(ch.instance, ch);
   const drained: Record<string, boolean> = {};
-  if (peerDies === undefined) {
+  // A reset peer never gives back the blocks its old incarnation held (ICBMsg does not recover).
+  if (peerDies === undefined && peerReset === undefined) {
     const until = ctx.now() / 1000 + (stranded ? TX_DRAIN_STRANDED_MS : TX_DRAIN_MS);
     for (const [inst, ch] of probes) {
       drained[inst] = false;
@@ -316,8 +510,13 @@ export default async function main(ctx: FirmwareContext) {
   }
   const ackFailed = [...channels.values()].reduce((n, c) => n + c.ackFailed, 0);
   const held = Object.fromEntries(holdChannels.map((c) => [`${c.instance}/${c.name}`, c.holds]));
-  log.info({ drained, ackFailed, held }, 'stress: done');
-  return engine.report();
+  const sessions: SessionReport[] = sessionChannels.map((ch) => ({
+    ...ch.sr,
+    rxSinceUnbound: rxNow(ch) - (ch.sr.unbounds > 0 ? ch.rxAtUnbound : 0),
+    txSinceUnbound: txNow(ch) - (ch.sr.unbounds > 0 ? ch.txAtUnbound : 0),
+  }));
+  log.info({ drained, ackFailed, held, incarnation, sessions }, 'stress: done');
+  return { ...engine.report(), incarnation, sessions };
 }
 
 function backendName(ch: Channel): string {

@@ -18,7 +18,14 @@
 //   resource-table vrings read from shared memory (see checkPrimedRing / checkLinuxTxRing).
 // - mailbox-fifo-depth (J7): no FIFO count above 4 (FifoDepthMonitor samples during the run).
 // - no-leak (nRF5340): every ICBMsg instance's TX blocks are free (or stranded by a fault).
-// - fault promises (schema.ts FAULT_PROMISES), one FaultOutcome per planned fault.
+// - fault promises (schema.ts FAULT_PROMISES), one FaultOutcome per planned fault. J7 core-reset
+//   (the core's outcome is its new incarnation): survived when the Linux link recovered (Linux's
+//   report detects a device opened after the reset carrying the new incarnation's messages, the
+//   new incarnation got Linux's, Linux re-created the virtio device after a crash report); the
+//   RTOS links are reported (the peers' refused rings: TI's PDK has no recovery between RTOS cores).
+//   nRF5340 core-reset: survived when every ICMsg (session protocol) link of the reset core
+//   re-bonded and carried traffic both ways after the reset (nrfResetOutcome); ICBMsg links are
+//   reported (no reset detection in Zephyr), their block checks skipped with a note.
 
 import type { SocImage } from '../../cores/boot.js';
 import { J721E_MAILBOX_CLUSTERS, J721E_RX_QUEUE, J721E_VRING_BASE, IPC_MAX_PROCS, pdkPairLayout } from '../../shared/j721e.js';
@@ -505,7 +512,9 @@ class RunChecker {
       byCore.set(flow.from, c);
       const rx = this.reports.get(flow.to)?.rx.find((x) => x.id === flow.id);
       const tx = this.reports.get(flow.from)?.tx.find((x) => x.id === flow.id);
-      const clean = rx !== undefined && tx !== undefined && rx.skipped === 0 && rx.received + rx.corrupt === tx.sent;
+      // A reset core's flows count two incarnations on one side and one on the other: no evidence.
+      const reset = this.resets.has(flow.from) || this.resets.has(flow.to);
+      const clean = !reset && rx !== undefined && tx !== undefined && rx.skipped === 0 && rx.received + rx.corrupt === tx.sent;
       if (!clean) {
         c.complete = false;
         if (rx && rx.corrupt > 0) {
@@ -863,7 +872,9 @@ class RunChecker {
         const skip = this.linkSkip(side.core, peer?.core ?? side.core).filter((s) => s.fault.kind !== 'corrupt-index');
         if (skip.length) {
           for (const s of skip) {
-            this.noteFault(s.fault.id, `ICBMsg block check of ${side.core} ${name} skipped`);
+            this.noteFault(s.fault.id, s.fault.kind === 'core-reset'
+              ? `ICBMsg block check of ${side.core} ${name} skipped (blocks the reset core held are stranded: expected, ICBMsg has no reset detection)`
+              : `ICBMsg block check of ${side.core} ${name} skipped`);
             this.notes.push(`${side.core} ${name}: TX block check skipped (${s.why})`);
           }
           continue;
@@ -902,6 +913,112 @@ class RunChecker {
     }
   }
 
+  /** The ipc_service instance `name` of an nRF core's devicetree (compatible, unbound mode). */
+  private nrfInstance(core: string, name: string | undefined): { compatible: string; unbound: string } | undefined {
+    return this.image.zephyr[core]?.instances.find((i) => i.name === name);
+  }
+
+  /**
+   * core-reset on nRF5340 (the plan schedules it only when every ICMsg instance runs the session
+   * protocol on both cores). Survived when, for every ICMsg instance the reset core has flows on,
+   * the link re-bonded (both ends CONNECTED_SID_* at the end: the survivor's unbound()
+   * led it to register again and the handshake ran with the new incarnation) and traffic resumed
+   * both ways: the survivor received the new incarnation's flow (restarts > 0, or data received
+   * since its last unbound(), from the `sessions` its firmware reports) and the new incarnation
+   * received the survivor's (its fresh report: received > 0). Otherwise a fault-promise failure names
+   * what did not recover. ICBMsg instances are reported, not recovered (Zephyr's ICBMsg has no reset
+   * detection): their flows are loss-exempt, their block checks skipped (noted by checkIcbmsgBlocks),
+   * and the new incarnation leaves them closed. No core may crash. A peer that throws on purpose
+   * (firmware-exception) leaves nothing to re-bond with: the recovery is then not required.
+   */
+  private nrfResetOutcome(f: FaultEvent, out: (fired: number, detail: string[]) => FaultOutcome): FaultOutcome {
+    const o = this.byName.get(f.core);
+    const fired = o?.resets ?? 0;
+    if (fired === 0) return out(0, [`${f.core} was not reset (${o ? `it ended ${o.state}` : 'no outcome'})`]);
+    const detail: string[] = [];
+    const problems: string[] = [];
+    const peer = this.image.cores.find((c) => c.name !== f.core && c.os === 'zephyr')?.name;
+    const touching = this.plan.flows.filter((fl) => fl.from === f.core || fl.to === f.core);
+    const byInstance = new Map<string, FlowPlan[]>();
+    for (const fl of touching) byInstance.set(fl.instance ?? fl.channel, [...(byInstance.get(fl.instance ?? fl.channel) ?? []), fl]);
+    const sessionsOf = (core: string | undefined): Obj[] => {
+      const v = asObj(core === undefined ? undefined : this.byName.get(core)?.result)?.sessions;
+      return Array.isArray(v) ? v.map(asObj).filter((x): x is Obj => x !== undefined) : [];
+    };
+    const ipcState = (core: string, inst: string): string | undefined => {
+      const st = asObj(asObj(this.stats(core)?.ipc)?.[inst])?.state;
+      return typeof st === 'string' ? st : undefined;
+    };
+    const peerDies = peer === undefined ? undefined : this.dying.get(peer);
+    const resetRep = this.reports.get(f.core);
+    const peerRep = peer === undefined ? undefined : this.reports.get(peer);
+    for (const [inst, flows] of byInstance) {
+      const cfg = this.nrfInstance(f.core, inst);
+      if (cfg?.compatible === 'zephyr,ipc-icbmsg') {
+        const closed = (resetRep?.detected ?? []).some((d) => d.kind === 'core-reset' && d.detail.includes(`${inst} (ICBMsg) not opened again`));
+        detail.push(`${inst} (ICBMsg) reported, not recovered (Zephyr's ICBMsg has no reset detection): flows ${flows.map((x) => x.id).join(', ')} loss-exempt` +
+          `${closed ? `; ${f.core}'s new incarnation left ${inst} closed` : ''}`);
+        continue;
+      }
+      if (peer === undefined) continue;
+      if (peerDies) {
+        detail.push(`${inst}: re-bond not required, ${peer} throws on purpose (firmware-exception #${peerDies.id} at ${peerDies.atMs} ms)`);
+        continue;
+      }
+      if (o?.state !== 'finished' || !peerRep || !resetRep) {
+        // progress (or the missing report) already says why
+        problems.push(`${inst}: ${!resetRep ? `no report from ${f.core}'s new incarnation` : !peerRep ? `no report from ${peer}` : `${f.core} ${o?.state}`}`);
+        continue;
+      }
+      this.checked += 3;
+      const lost: string[] = [];
+      const ends = [ipcState(peer, inst), ipcState(f.core, inst)];
+      // Unknown (no stats) counts as connected here: the traffic checks below decide then.
+      const connected = (s: string | undefined): boolean => s === undefined || s.startsWith('CONNECTED_SID_');
+      const ps = sessionsOf(peer).find((x) => x.instance === inst);
+      const unbounds = asNum(ps?.unbounds) ?? 0;
+      if (!connected(ends[0]) || !connected(ends[1])) {
+        lost.push(`${inst} did not re-bond (${peer} ${ends[0] ?? '?'}, ${f.core} ${ends[1] ?? '?'}; ${peer} saw ${unbounds} unbound(), ${asNum(ps?.rebondTimeouts) ?? 0} re-bond timeout(s))`);
+      } else {
+        detail.push(`${inst} re-bonded (${peer} saw ${unbounds} unbound() and registered again${unbounds ? `, bound again at ${asNum(ps?.lastBoundMs) ?? '?'} ms` : ''})`);
+      }
+      const fromReset = flows.find((x) => x.from === f.core && x.to === peer);
+      const toReset = flows.find((x) => x.from === peer && x.to === f.core);
+      if (fromReset) {
+        const rx = peerRep.rx.find((x) => x.id === fromReset.id);
+        // Counted since the survivor's last unbound(); without one, only when it first bound after the
+        // reset (it then never had a session with the old incarnation).
+        const since = asNum(ps?.rxSinceUnbound) ?? 0;
+        const newSession = unbounds > 0 || (asNum(ps?.lastBoundMs) ?? -1) >= f.atMs;
+        if ((rx?.restarts ?? 0) > 0 || (since > 0 && newSession)) {
+          detail.push(`flow ${fromReset.id} ${f.core}->${peer} resumed: ${since} message(s) since the re-bond${rx?.restarts ? `, started again at seq 0 (${rx.restarts} time(s))` : ''}`);
+        } else {
+          lost.push(`flow ${fromReset.id} ${f.core}->${peer}: nothing of the new incarnation arrived (${rx ? `${rx.received} received in all, no restart at seq 0` : 'no rx entry'}` +
+            `${newSession ? '' : `; ${peer} never left its session with the old incarnation`})`);
+        }
+      }
+      if (toReset) {
+        const rx = resetRep.rx.find((x) => x.id === toReset.id);
+        if ((rx?.received ?? 0) > 0) detail.push(`flow ${toReset.id} ${peer}->${f.core} resumed: the new incarnation received ${rx!.received}`);
+        else lost.push(`flow ${toReset.id} ${peer}->${f.core}: the new incarnation received nothing (${rx ? `${rx.received} received, ${rx.skipped} skipped` : 'no rx entry'})`);
+      }
+      problems.push(...lost);
+    }
+    if (problems.length) {
+      this.fail('fault-promise', [f.core, peer],
+        `core-reset #${f.id} of ${f.core} at ${f.atMs} ms: ICMsg did not recover: ${problems.join('; ')}`,
+        { expected: 'unbound(), re-registration, a new session, traffic both ways', seen: problems.join('; ') });
+      detail.unshift(`promise not kept: ${problems.join('; ')}`);
+    }
+    const crashed = this.crashed();
+    this.checked++;
+    if (crashed.length) {
+      this.fail('fault-promise', [f.core, ...crashed], `core-reset #${f.id} of ${f.core} must not crash a core; ${crashed.map((c) => `${c}: ${this.byName.get(c)?.error?.message ?? 'faulted'}`).join('; ')}`,
+        { expected: 'no core faulted', seen: crashed.join(', ') });
+    }
+    return out(fired, detail);
+  }
+
   // ---- fault promises ----
 
   /** Traffic failures on the flows a fault on `f.core` (towards f.peer) touches. */
@@ -932,6 +1049,73 @@ class RunChecker {
     let n = 0;
     for (const v of Object.values(ipc)) n += asNum(asObj(v)?.rejected) ?? 0;
     return n;
+  }
+
+  /**
+   * core-reset on J7 (see the file header). Fired = the core's outcome counts the reset. The Linux
+   * link must have recovered: when Linux had set up the core's virtio device before the reset it
+   * re-created it (stats.rpmsg.remotes[core].recoveries); Linux's report detects an rpmsg_char
+   * device opened after the reset that carried the new incarnation's messages (core->Linux); the
+   * new incarnation received Linux's messages, or Linux's flow had ended before the reset
+   * (Linux->core). Otherwise a fault-promise failure names what did not recover. No other core may
+   * crash.
+   */
+  private j7ResetOutcome(f: FaultEvent, out: (fired: number, detail: string[]) => FaultOutcome): FaultOutcome {
+    const o = this.byName.get(f.core);
+    const fired = o?.resets ?? 0;
+    if (fired === 0) return out(0, [`${f.core} was not reset (${o ? `it ended ${o.state}` : 'no outcome'})`]);
+    const detail: string[] = [];
+    const problems: string[] = [];
+    const linux = this.image.cores.find((c) => c.os === 'linux');
+    const toCore = linux && this.plan.flows.find((fl) => fl.from === linux.name && fl.to === f.core && fl.channel === 'rpmsg-char');
+    const fromCore = linux && this.plan.flows.find((fl) => fl.from === f.core && fl.to === linux.name && fl.channel === 'rpmsg-char');
+    if (linux && (toCore || fromCore) && o?.state === 'finished') {
+      this.checked++;
+      const lrep = this.reports.get(linux.name);
+      const remote = asObj(asObj(asObj(this.stats(linux.name)?.rpmsg)?.remotes)?.[f.core]);
+      const crashes = asNum(remote?.crashes) ?? 0;
+      const recoveries = asNum(remote?.recoveries) ?? 0;
+      if (crashes > 0 && recoveries < crashes) {
+        problems.push(`${linux.name} tore ${f.core}'s virtio device down (${crashes} crash report(s)) but re-created it ${recoveries} time(s)`);
+      } else {
+        detail.push(crashes > 0 ? `${linux.name} re-created ${f.core}'s virtio device after the crash report` : `${linux.name} had not set up ${f.core}'s virtio device when it was reset`);
+      }
+      if (fromCore) {
+        const det = (lrep?.detected ?? []).filter((d) => d.kind === 'core-reset' && (d.faultId === undefined || d.faultId === f.id));
+        if (det.length) detail.push(det[0]!.detail);
+        else problems.push(`${linux.name} read no message of ${f.core}'s new incarnation on an rpmsg_char device opened after the reset (no core-reset detection in its report)`);
+        const restarts = lrep?.rx.find((x) => x.id === fromCore.id)?.restarts;
+        if (restarts) detail.push(`flow ${fromCore.id} ${f.core}->${linux.name} started again at seq 0 (${restarts} time(s))`);
+      }
+      if (toCore) {
+        const rx = this.reports.get(f.core)?.rx.find((x) => x.id === toCore.id);
+        const tx = lrep?.tx.find((x) => x.id === toCore.id);
+        if (rx && (rx.received + rx.corrupt > 0 || rx.finSent !== undefined)) {
+          detail.push(`${f.core}'s new incarnation received ${rx.received} message(s) of flow ${toCore.id} from ${linux.name}${rx.finSent !== undefined ? ' and its FIN' : ''}`);
+        } else if (tx?.ackedReceived !== undefined) {
+          detail.push(`flow ${toCore.id} ${linux.name}->${f.core} had ended before the reset (its FIN acknowledged)`);
+        } else {
+          problems.push(`${f.core}'s new incarnation received nothing of flow ${toCore.id} from ${linux.name} (${rx ? `${rx.received} received` : 'no report'})`);
+        }
+      }
+      if (problems.length) {
+        this.fail('fault-promise', [f.core, linux.name],
+          `core-reset #${f.id} of ${f.core} at ${f.atMs} ms: the link with ${linux.name} did not recover: ${problems.join('; ')}`,
+          { expected: 'rproc recovery, the service announced again, rpmsg_char reopened, traffic both ways', seen: problems.join('; ') });
+        detail.unshift(`promise not kept: ${problems.join('; ')}`);
+      }
+    }
+    // RTOS links: reported, not recovered.
+    const rtos = this.image.cores.filter((c) => c.os === 'rtos' && !this.dying.has(c.name));
+    const refused = rtos.map((c) => `${c.name}${c.name === f.core ? ' (new incarnation)' : ''} ${this.refused(c.name) ?? '?'}`);
+    if (rtos.length > 1) detail.push(`RTOS links (TI's PDK has no recovery; reported, loss allowed): rings refused: ${refused.join(', ')}`);
+    const crashed = this.crashed();
+    this.checked++;
+    if (crashed.length) {
+      this.fail('fault-promise', [f.core, ...crashed], `core-reset #${f.id} of ${f.core} must not crash a core; ${crashed.map((c) => `${c}: ${this.byName.get(c)?.error?.message ?? 'faulted'}`).join('; ')}`,
+        { expected: 'no core faulted', seen: crashed.join(', ') });
+    }
+    return out(fired, detail);
   }
 
   private faultOutcome(f: FaultEvent): FaultOutcome {
@@ -1000,12 +1184,20 @@ class RunChecker {
         const n = this.fired(f.id);
         if (n === 0) return out(0, []);
         const receivers = f.peer !== undefined ? [f.peer] : others;
-        const counts = receivers.map((c) => ({ c, n: this.refused(c) }));
+        // A receiver reset later reports its new incarnation's stats: the refusals of the old one are
+        // gone, so a 0 there proves nothing.
+        const counts = receivers.map((c) => {
+          const n = this.refused(c);
+          return { c, n: n === 0 && this.resets.has(c) ? undefined : n };
+        });
         const known = counts.filter((x) => x.n !== undefined && !this.dying.has(x.c));
         this.checked += 2;
         const detail = [`refused by ${counts.map((x) => `${x.c} ${x.n ?? '?'}`).join(', ')}`];
         if (known.length === 0) {
-          detail.push('no receiver stats to check the refusal against');
+          const reset = counts.filter((x) => x.n === undefined && this.resets.has(x.c)).map((x) => x.c);
+          detail.push(reset.length
+            ? `no receiver stats to check the refusal against (${reset.join(', ')} reset later: the stats are its new incarnation's)`
+            : 'no receiver stats to check the refusal against');
         } else if (!known.some((x) => x.n! > 0)) {
           const what = this.image.platform === 'j721e' ? 'stats.rpmsg.refused' : 'stats.ipc.*.rejected';
           this.fail('fault-promise', [f.core, ...receivers],
@@ -1024,6 +1216,8 @@ class RunChecker {
         return out(n, n ? [`${n} flip(s) on ${f.core}'s payloads${f.peer ? ` to ${f.peer}` : ''}`] : []);
       }
       case 'mailbox-drop': case 'delayed-irq': case 'spurious-irq': case 'core-reset': {
+        if (f.kind === 'core-reset' && this.image.platform === 'j721e') return this.j7ResetOutcome(f, out);
+        if (f.kind === 'core-reset' && this.image.platform === 'nrf5340') return this.nrfResetOutcome(f, out);
         // spurious-irq is raised by the host (task.ts fills `fired`); core-reset: stats.resets when provided.
         let n = this.fired(f.id);
         if (f.kind === 'core-reset' && !this.hasFiredEntry(f.id)) n = asNum(this.stats(f.core)?.resets) ?? 0;

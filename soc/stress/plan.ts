@@ -4,7 +4,7 @@
 // replays exactly. Each part draws from its own PRNG stream, so choosing fewer fault kinds leaves
 // the flows, the perturbation and the remaining faults of a seed unchanged.
 
-import type { ZephyrCoreImage, ZephyrIpcInstanceImage } from '../../cores/boot.js';
+import type { Platform, ZephyrCoreImage, ZephyrIpcInstanceImage } from '../../cores/boot.js';
 import { PBUF_RX_READ_BUF_SIZE } from '../../shared/icmsg-proto.js';
 import { pbufHeaderOverhead } from '../../shared/icbmsg-layout.js';
 import {
@@ -19,12 +19,31 @@ import { loadZephyrConfigs } from '../zephyr-config.js';
 import { FAULT_KINDS, type FaultEvent, type FaultKind, type FlowPlan, type SpinlockPlan, type StressPlan } from './schema.js';
 
 /**
- * Fault kinds hetsoc cannot inject yet, and why. `--faults` refuses them and `all` leaves them out;
- * deleting an entry here is all it takes to enable a kind once it is implemented.
+ * Fault kinds hetsoc cannot inject on any platform yet, and why. `--faults` refuses them and `all`
+ * leaves them out; deleting an entry here is all it takes to enable a kind once it is implemented.
+ * Kinds supported on some platforms only: see platformUnsupported.
  */
-export const UNSUPPORTED_FAULTS: Readonly<Partial<Record<FaultKind, string>>> = {
-  'core-reset': 'core reset (terminating a core\'s worker and booting it again mid-run) is not supported yet',
-};
+export const UNSUPPORTED_FAULTS: Readonly<Partial<Record<FaultKind, string>>> = {};
+
+/**
+ * Whether a core-reset fault can be scheduled on `platform`: Soc.resetCore works everywhere, but a
+ * campaign needs the platform's recovery (and its checks) to be built.
+ */
+export function resetSupported(platform: Platform): boolean {
+  switch (platform) {
+    // Linux rproc recovery + rpmsg_char reopen; RTOS<->RTOS links reported (PDK has no recovery).
+    case 'j721e': return true;
+    // ICMsg re-bonding (session protocol: only when every ICMsg instance runs it on both cores, see
+    // nrfResetBlocked); ICBMsg links reported (Zephyr's ICBMsg has no reset detection).
+    case 'nrf5340': return true;
+  }
+}
+
+/** Why `kind` cannot be injected on `platform` (undefined: it can, where it applies). */
+export function platformUnsupported(platform: Platform, kind: FaultKind): string | undefined {
+  if (kind === 'core-reset' && !resetSupported(platform)) return `core-reset is not supported on ${platform} yet`;
+  return UNSUPPORTED_FAULTS[kind];
+}
 
 /** The fault kinds `all` stands for. */
 export const SUPPORTED_FAULTS: readonly FaultKind[] = FAULT_KINDS.filter((k) => UNSUPPORTED_FAULTS[k] === undefined);
@@ -161,6 +180,11 @@ export async function makePlan(profile: SocProfile, seed: number, opts: PlanOpti
   for (const k of opts.faults) {
     if (UNSUPPORTED_FAULTS[k] !== undefined) throw new PlanError(`fault kind ${k}: ${UNSUPPORTED_FAULTS[k]}`);
   }
+  // A kind asked for that this platform cannot inject: left out of a list, refused when it is all there is.
+  const notHere = opts.faults.filter((k) => platformUnsupported(profile.platform, k) !== undefined);
+  if (notHere.length > 0 && notHere.length === opts.faults.length) {
+    throw new PlanError(`--faults ${opts.faults.join(',')}: ${notHere.map((k) => platformUnsupported(profile.platform, k)).join('; ')}`);
+  }
   const base = mix32(seed, hashString(profile.name));
   const stream = (id: number): Rng => new Rng(mix32(base, id));
   const platform = profile.platform;
@@ -175,6 +199,8 @@ export async function makePlan(profile: SocProfile, seed: number, opts: PlanOpti
     const zephyr = opts.zephyr ?? (await loadZephyrConfigs(profile, profile.root ?? PROJECT_ROOT));
     nrf = nrfTopology(profile, zephyr);
     flows = nrfFlows(nrf, stream(STREAM_FLOWS));
+    const blocked = opts.faults.includes('core-reset') ? nrfResetBlocked(nrf) : undefined;
+    if (blocked !== undefined && opts.faults.length === 1) throw new PlanError(`--faults core-reset on profile ${profile.name}: ${blocked}`);
   }
 
   const pr = stream(STREAM_PERTURB);
@@ -194,6 +220,12 @@ export async function makePlan(profile: SocProfile, seed: number, opts: PlanOpti
     r.float(); // the draw that chose the kind
     const ev = makeFault(kind, faults.length, r, ctx);
     if (ev) faults.push(ev);
+  }
+  // A reset sender starts its flows again at seq 0, which a receiver recognises only on payloads
+  // that carry a sequence number: no 1..15-byte payloads on the flows of a reset core.
+  for (const f of faults) {
+    if (f.kind !== 'core-reset') continue;
+    for (const flow of flows) if (flow.from === f.core || flow.to === f.core) flow.tinyPct = 0;
   }
 
   return {
@@ -261,6 +293,31 @@ function nrfTopology(profile: SocProfile, zephyr: Record<string, ZephyrCoreImage
   return { cores: [zc[0]!.name, zc[1]!.name], index, zephyr, rxReadBuf };
 }
 
+/**
+ * Why a core of this board cannot be reset in a campaign (undefined: it can). A reset core comes
+ * back through ICMsg's session protocol (unbound = "enable" or "detect" on both sides: the peer gets
+ * unbound() and re-registers); with the v1 protocol ("disable") the surviving side never notices and
+ * the link stays dead, so every ICMsg instance must run a session mode on both cores. ICBMsg
+ * instances cannot recover in Zephyr (no reset detection): their flows are reported, loss-exempt.
+ */
+export function nrfResetBlocked(t: Pick<NrfTopology, 'cores' | 'zephyr'>): string | undefined {
+  const bad: string[] = [];
+  let icmsg = 0;
+  for (const core of t.cores) {
+    for (const inst of t.zephyr[core]!.instances) {
+      if (inst.compatible !== 'zephyr,ipc-icmsg') continue;
+      icmsg++;
+      if (inst.unbound === 'disable') bad.push(`${core} ${inst.name}`);
+    }
+  }
+  if (icmsg === 0) return 'a reset core re-bonds only over ICMsg\'s session protocol, and the board has no ICMsg instance';
+  if (bad.length) {
+    return `a reset core re-bonds only over ICMsg's session protocol, but ${bad.join(', ')} ${bad.length > 1 ? 'have' : 'has'} unbound = "disable" ` +
+      '(set unbound = "enable" on both sides, as Nordic recommends for warm restarts)';
+  }
+  return undefined;
+}
+
 /** Largest stress message on ICBMsg instances, and on ICMsg ones (further capped by the receiver's read buffer). */
 export const NRF_ICBMSG_MAX_LEN = 384;
 export const NRF_ICMSG_MAX_LEN = 256;
@@ -311,7 +368,8 @@ function applies(kind: FaultKind, c: FaultContext): boolean {
     case 'delayed-irq': case 'bit-flip': return c.flows.length > 0;
     case 'corrupt-index': return j7 ? c.flows.length > 0 : c.flows.some((f) => f.instance !== undefined && isIcbmsg(c, f.instance));
     case 'spurious-irq': return spuriousTargets(c).length > 0;
-    case 'firmware-exception': case 'core-reset': return resettable(c).length > 0;
+    case 'firmware-exception': return resettable(c).length > 0;
+    case 'core-reset': return platformUnsupported(c.profile.platform, kind) === undefined && resettable(c).length > 0 && (!c.nrf || nrfResetBlocked(c.nrf) === undefined);
     case 'firewall': return c.firewall && firewallCores(c).length > 0;
   }
 }
@@ -362,6 +420,9 @@ function makeFault(kind: FaultKind, id: number, r: Rng, c: FaultContext): FaultE
       return { id, kind, core: t.core, atMs: at, count: r.int(1, 8), line: r.pick(t.lines) };
     }
     case 'firmware-exception': case 'core-reset': {
+      // nRF5340: two cores, so a core-reset (planned first, FAULT_KINDS order) leaves only its peer,
+      // which must stay alive for the reset core to re-bond with: no exception in that run.
+      if (kind === 'firmware-exception' && c.nrf && c.exceptionOrReset.size > 0) return undefined;
       const core = r.pick(resettable(c)).name;
       c.exceptionOrReset.add(core);
       return { id, kind, core, atMs: at, count: 1 };

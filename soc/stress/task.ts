@@ -1,8 +1,9 @@
 // One stress run, as a piscina task: a fresh SoC instance driven by one seed. It expands the seed
 // into the plan, boots the SoC with the stress firmware on every core (each core's perturbation
-// and fault hooks installed from the plan), injects the host-side faults (spurious interrupts),
-// watches the mailbox FIFOs while the run goes on, then checks the invariants (soc/stress/checks.ts)
-// and shuts the SoC down. Whatever goes wrong becomes a failure of the run, never an exception.
+// and fault hooks installed from the plan), injects the host-side faults (spurious interrupts,
+// core resets through Soc.resetCore), watches the mailbox FIFOs while the run goes on, then checks
+// the invariants (soc/stress/checks.ts) and shuts the SoC down. Whatever goes wrong becomes a
+// failure of the run, never an exception.
 
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,10 @@ import type { SocProfile } from '../profile.js';
 import { faultsArg, loadProfile, replayCommand } from './campaign.js';
 import { checkRun, FifoDepthMonitor } from './checks.js';
 import { makePlan, startupAllowanceMs } from './plan.js';
-import { FAULT_PROMISES, type Failure, type FaultKind, type FaultOutcome, type RunResult, type StressPlan, hookFaultsOf } from './schema.js';
+import type { HookFault } from '../../shared/perturb.js';
+import {
+  FAULT_PROMISES, type Failure, type FaultEvent, type FaultKind, type FaultOutcome, type RunResult, type StressPlan, hookFaultsOf,
+} from './schema.js';
 
 export interface StressTaskInput {
   /** Built-in profile name, or the absolute path of a profile file. */
@@ -144,6 +148,44 @@ function injectSpuriousIrqs(plan: StressPlan, soc: Soc, t0: number, timers: Set<
   return fired;
 }
 
+/** What the host did about the core-reset faults: resets done per fault id, and resets that failed. */
+interface HostResets {
+  fired: Map<number, number>;
+  failures: { fault: FaultEvent; error: unknown }[];
+  /** Resets started (awaited before the checks). */
+  pending: Set<Promise<void>>;
+}
+
+/** Resets each core-reset fault's core at its time (t0 + atMs), through Soc.resetCore. */
+function injectResets(plan: StressPlan, soc: Soc, t0: number, timers: Set<NodeJS.Timeout>): HostResets {
+  const out: HostResets = { fired: new Map(), failures: [], pending: new Set() };
+  for (const f of plan.faults) {
+    if (f.kind !== 'core-reset') continue;
+    const t = setTimeout(() => {
+      timers.delete(t);
+      const p = soc.resetCore(f.core).then(
+        () => void out.fired.set(f.id, (out.fired.get(f.id) ?? 0) + 1),
+        (error: unknown) => void out.failures.push({ fault: f, error }),
+      );
+      out.pending.add(p);
+      void p.finally(() => out.pending.delete(p));
+    }, Math.max(0, t0 + f.atMs - now()));
+    timers.add(t);
+  }
+  return out;
+}
+
+/**
+ * The hook faults a core's thread installs: all of its own at power-on; after a reset only those
+ * not yet due when it was reset (the first incarnation had the earlier ones).
+ */
+function hookFaultsFor(plan: StressPlan, core: string, incarnation: number): HookFault[] {
+  const all = hookFaultsOf(plan, core);
+  if (incarnation <= 1) return all;
+  const resetAt = Math.max(...plan.faults.filter((f) => f.kind === 'core-reset' && f.core === core).map((f) => f.atMs), 0);
+  return all.filter((f) => f.atMs > resetAt);
+}
+
 /** The host raised the spurious interrupts: its count is the fault's. */
 function withHostFired(faults: FaultOutcome[], plan: StressPlan, fired: Map<number, number>): FaultOutcome[] {
   const out = faults.map((f) => ({ ...f }));
@@ -159,6 +201,17 @@ function withHostFired(faults: FaultOutcome[], plan: StressPlan, fired: Map<numb
     }
   }
   return out;
+}
+
+/** The host did the resets: a core-reset fault fired as often as its reset went through. */
+function withHostResets(faults: FaultOutcome[], plan: StressPlan, fired: Map<number, number>): FaultOutcome[] {
+  return faults.map((o) => {
+    const ev = plan.faults.find((f) => f.id === o.id);
+    if (ev?.kind !== 'core-reset') return o;
+    const n = fired.get(o.id) ?? 0;
+    if (n <= o.fired) return o;
+    return { ...o, fired: n, outcome: o.outcome === 'not fired' ? FAULT_PROMISES[ev.kind].promise : o.outcome };
+  });
 }
 
 const describe = (err: unknown): string => (err instanceof Error ? err.stack ?? err.message : String(err));
@@ -197,22 +250,36 @@ export default async function run(input: StressTaskInput): Promise<RunResult> {
     // t0 = the run's start (the cores apply it to their hooks when they start running).
     soc = await Soc.create(profile, {
       sink, firewall: plan.firewall, firmware,
-      perturb: (i) => ({ seed: input.seed, core: i, t0: 0, points: plan.perturb, faults: hookFaultsOf(plan, profile.cores[i]!.name) }),
+      perturb: (i, incarnation) => ({
+        seed: input.seed, core: i, t0: 0, points: plan.perturb, faults: hookFaultsFor(plan, profile.cores[i]!.name, incarnation),
+      }),
     });
     const t0 = now();
     const hostFired = injectSpuriousIrqs(plan, soc, t0, timers);
+    const resets = injectResets(plan, soc, t0, timers);
     monitor = new FifoDepthMonitor(soc.image, replay, input.seed); // no-op without a mailbox bank (nRF5340)
     monitor.start();
-    // The watchdog: boot delays, the traffic phase, then FIN/ACK and draining.
+    // The watchdog: boot delays, the traffic phase, then FIN/ACK and draining. A reset core's new
+    // incarnation runs a traffic phase of its own from its reset on.
     const bootMs = Math.max(0, ...profile.cores.map((c) => c.bootDelayMs ?? 0));
-    const outcomes = await soc.run({ plan: JSON.stringify(plan), t0: String(t0) }, startupAllowanceMs(profile) + bootMs + plan.durationMs + DRAIN_MS);
+    const lastReset = Math.max(0, ...plan.faults.filter((f) => f.kind === 'core-reset').map((f) => f.atMs));
+    const outcomes = await soc.run({ plan: JSON.stringify(plan), t0: String(t0) }, startupAllowanceMs(profile) + bootMs + lastReset + plan.durationMs + DRAIN_MS);
+    // Faults not due by now never will be; run() waits for a reset core's new incarnation, but a
+    // reset that failed may still be settling.
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    await Promise.all([...resets.pending]);
     const fifo = monitor?.stop() ?? { checked: 0, failures: [] };
     monitor = undefined;
     const check = checkRun({ plan, image: soc.image, outcomes, replay });
     const log = sink.errors.length ? `\nfirst errors logged:\n  ${sink.errors.join('\n  ')}` : '';
-    const failures = [...check.failures, ...fifo.failures].map((f) => ({ ...f, seed: input.seed, replay, detail: f.detail + log }));
+    const resetFailures: Failure[] = resets.failures.map(({ fault, error }) => ({
+      seed: input.seed, invariant: 'harness', cores: [fault.core], detail: `core-reset #${fault.id} of ${fault.core} at ${fault.atMs} ms: ${describe(error)}`, replay,
+    }));
+    const failures = [...check.failures, ...fifo.failures, ...resetFailures].map((f) => ({ ...f, seed: input.seed, replay, detail: f.detail + log }));
     return result(failures, {
-      messages: check.messages, bytes: check.bytes, faults: withHostFired(check.faults, plan, hostFired), invariantsChecked: check.checked + fifo.checked,
+      messages: check.messages, bytes: check.bytes, faults: withHostResets(withHostFired(check.faults, plan, hostFired), plan, resets.fired),
+      invariantsChecked: check.checked + fifo.checked,
     });
   } catch (err) {
     return harness('the run failed', err, sink.errors);

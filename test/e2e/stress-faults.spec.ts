@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 const CLI = fileURLToPath(new URL('../../scripts/stress.js', import.meta.url));
 
 const KINDS: Record<string, string[]> = {
-  j7: ['mailbox-drop', 'spurious-irq', 'delayed-irq', 'firmware-exception', 'bit-flip', 'corrupt-index', 'firewall'],
-  nrf5340: ['spurious-irq', 'delayed-irq', 'firmware-exception', 'bit-flip', 'corrupt-index', 'firewall'],
+  j7: ['mailbox-drop', 'spurious-irq', 'delayed-irq', 'core-reset', 'firmware-exception', 'bit-flip', 'corrupt-index', 'firewall'],
+  nrf5340: ['spurious-irq', 'delayed-irq', 'core-reset', 'firmware-exception', 'bit-flip', 'corrupt-index', 'firewall'],
 };
 
 describe('npm run stress: every fault kind, one at a time', function () {

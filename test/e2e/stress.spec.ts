@@ -48,13 +48,10 @@ describe('npm run stress (CLI)', function () {
     expect(r.stderr).to.match(/run 1\/1 {2}seed 1: ok/); // not a terminal: one plain line per run
   });
 
-  it('refuses a bad fault kind, core-reset, a bad shard, an unknown profile and an unknown mutation with exit 2, naming them', () => {
+  it('refuses a bad fault kind, a bad shard, an unknown profile and an unknown mutation with exit 2, naming them', () => {
     const f = stress(['--faults', 'bit-flip,bit-flop']);
     expect(f.code).to.equal(2);
     expect(f.stderr).to.include('"bit-flop"').and.include('mailbox-drop').and.include('firewall');
-    const reset = stress(['--faults', 'core-reset']);
-    expect(reset.code).to.equal(2);
-    expect(reset.stderr).to.include('not supported yet');
     const s = stress(['--shard', '0/4']);
     expect(s.code).to.equal(2);
     expect(s.stderr).to.include('1-based');

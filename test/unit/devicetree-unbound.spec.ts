@@ -3,6 +3,9 @@
 // pairs with "disable"; "detect" pairs with both), and the test/fixtures overlays (the nrf5340
 // sample's with unbound = "enable" on ipc1) load through the same path Soc.create uses.
 import { expect } from 'chai';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DevicetreeError } from '../../soc/devicetree/parse.js';
 import { checkPeerConfigs } from '../../soc/devicetree/zephyr-ipc.js';
 import { nrf5340 } from '../../soc/profiles/nrf5340.js';
@@ -59,15 +62,31 @@ describe('devicetree: ICMsg unbound modes (unit)', () => {
     }
   });
 
+  it('the built-in nrf5340 overlays (firmware/nrf5340) run ipc1 with unbound = "enable" on both cores, ipc0 staying "disable"', async () => {
+    const images = await loadZephyrConfigs(nrf5340, PROJECT_ROOT);
+    for (const core of ['cpuapp', 'cpunet']) {
+      const modes = Object.fromEntries(images[core]!.instances.map((i) => [i.name, i.unbound]));
+      expect(modes, core).to.deep.equal({ ipc0: 'disable', ipc1: 'enable' });
+    }
+  });
+
   it('refuses a board whose cpuapp overlay says "enable" and cpunet overlay "disable", naming both files', async () => {
+    // The built-in cpuapp overlay (unbound = "enable" on ipc1) against a copy of the built-in cpunet
+    // overlay without its unbound line (the default, "disable").
+    const appSrc = readFileSync(join(PROJECT_ROOT, 'firmware/nrf5340/cpuapp.overlay'), 'utf8');
+    const netSrc = readFileSync(join(PROJECT_ROOT, 'firmware/nrf5340/cpunet.overlay'), 'utf8').replace(/\n\s*unbound = "enable";/, '');
+    const dir = mkdtempSync(join(tmpdir(), 'hetsoc-unbound-'));
+    writeFileSync(join(dir, 'cpunet-disable.overlay'), netSrc);
     let err: unknown;
     try {
-      await loadZephyrConfigs(profileWith('test/fixtures/cpuapp-unbound.overlay', 'firmware/nrf5340/cpunet.overlay'), PROJECT_ROOT);
+      await loadZephyrConfigs(profileWith('firmware/nrf5340/cpuapp.overlay', join(dir, 'cpunet-disable.overlay')), PROJECT_ROOT);
     } catch (e) {
       err = e;
     }
     expect(err).to.be.instanceOf(DevicetreeError);
     const msg = (err as Error).message;
-    expect(msg).to.match(/^\S*firmware\/nrf5340\/cpunet\.overlay:\d+:\d+: core cpuapp \(\S*test\/fixtures\/cpuapp-unbound\.overlay:48:4\) says ipc1 has unbound = "enable", so core cpunet must have unbound = "enable" or "detect"; found "disable"/);
+    const at = pos(appSrc, 'unbound = "enable";');
+    expect(msg).to.match(/^\S*cpunet-disable\.overlay:\d+:\d+: core cpuapp \(\S*firmware\/nrf5340\/cpuapp\.overlay:(\d+:\d+)\) says ipc1 has unbound = "enable", so core cpunet must have unbound = "enable" or "detect"; found "disable"/);
+    expect(msg).to.include(`cpuapp.overlay:${at})`);
   });
 });

@@ -43,7 +43,9 @@ describe('stress plan', () => {
         const none = await makePlan(p, seed, opts([]));
         expect(none.faults).to.deep.equal([]);
         const all = await makePlan(p, seed, opts());
-        expect(none.flows).to.deep.equal(all.flows);
+        // Only difference: a reset core's flows carry no 1..15-byte payloads.
+        const reset = new Set(all.faults.filter((f) => f.kind === 'core-reset').map((f) => f.core));
+        expect(none.flows.map((f) => (reset.has(f.from) || reset.has(f.to) ? { ...f, tinyPct: 0 } : f))).to.deep.equal(all.flows);
         expect(none.perturb).to.deep.equal(all.perturb);
         expect(none.spinlock).to.deep.equal(all.spinlock);
       }
@@ -112,19 +114,21 @@ describe('stress plan', () => {
     expect(plan.spinlock).to.equal(undefined);
   });
 
-  it('platform rules: no mailbox-drop on nRF5340, never an exception on Linux, at most one exception per core, no core-reset', async () => {
+  it('platform rules: no mailbox-drop on nRF5340, never an exception or reset on Linux, at most one exception or reset per core', async () => {
     const kinds = new Set<string>();
     for (let seed = 1; seed <= 60; seed++) {
       const n = await makePlan(nrf, seed, opts());
       expect(n.faults.map((f) => f.kind)).to.not.include('mailbox-drop');
       const j = await makePlan(j7, seed, opts());
       for (const p of [n, j]) {
-        expect(p.faults.map((f) => f.kind)).to.not.include('core-reset');
         const hit = p.faults.filter((f) => f.kind === 'firmware-exception' || f.kind === 'core-reset').map((f) => f.core);
         expect(new Set(hit).size).to.equal(hit.length);
         for (const f of p.faults) kinds.add(`${p.platform}:${f.kind}`);
       }
-      for (const f of j.faults) if (f.kind === 'firmware-exception') expect(f.core).to.not.equal('mpu1_0');
+      for (const f of j.faults) if (f.kind === 'firmware-exception' || f.kind === 'core-reset') expect(f.core).to.not.equal('mpu1_0');
+      for (const f of j.faults.filter((x) => x.kind === 'core-reset')) {
+        for (const flow of j.flows) if (flow.from === f.core || flow.to === f.core) expect(flow.tinyPct, `flow ${flow.id}`).to.equal(0);
+      }
       const drop = await makePlan(nrf, seed, opts(['mailbox-drop']));
       expect(drop.faults).to.deep.equal([]);
     }
@@ -174,12 +178,15 @@ describe('stress plan', () => {
     }
   });
 
-  it('--faults: all, none, lists; unknown names and core-reset are refused by name', () => {
-    expect(parseFaults('all')).to.deep.equal(FAULT_KINDS.filter((k) => k !== 'core-reset'));
+  it('--faults: all, none, lists; unknown names are refused by name', async () => {
+    expect(parseFaults('all')).to.deep.equal([...FAULT_KINDS]);
     expect(parseFaults('none')).to.deep.equal([]);
     expect(parseFaults('bit-flip, delayed-irq,bit-flip')).to.deep.equal(['bit-flip', 'delayed-irq']);
     expect(() => parseFaults('bit-flop')).to.throw(FaultSpecError, /unknown fault kind "bit-flop".*mailbox-drop/);
-    expect(() => parseFaults('bit-flip,core-reset')).to.throw(FaultSpecError, /"core-reset" is not supported yet/);
+    expect(parseFaults('bit-flip,core-reset')).to.deep.equal(['bit-flip', 'core-reset']);
+    const reset = (await makePlan(j7, 3, opts(['core-reset']))).faults;
+    expect(reset.map((f) => f.kind)).to.deep.equal(['core-reset']);
+    expect(j7.cores.find((c) => c.name === reset[0]!.core)?.os).to.equal('rtos');
   });
 });
 
