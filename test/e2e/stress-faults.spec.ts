@@ -1,5 +1,6 @@
 // One short campaign per fault kind and profile: the kind is injected (it fires), and the system
-// keeps the promise FAULT_PROMISES states for it, so the run passes every check.
+// keeps the promise FAULT_PROMISES states for it, so the run passes every check. The traffic phase
+// is 1000 ms so that every fault's time (15..60 % of it after start-up) falls inside the traffic.
 
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
@@ -19,7 +20,7 @@ describe('npm run stress: every fault kind, one at a time', function () {
       it(`${profile}: --faults ${kind} fires and the run keeps its promise`, () => {
         const env = { ...process.env };
         delete env.HETSOC_MUTATION;
-        const r = spawnSync(process.execPath, [CLI, '--profile', profile, '--seed', '3', '--duration', '300', '--faults', kind, '--json'],
+        const r = spawnSync(process.execPath, [CLI, '--profile', profile, '--seed', '3', '--duration', '1000', '--faults', kind, '--json'],
           { encoding: 'utf8', timeout: 120_000, env });
         expect(r.status, r.stderr + r.stdout.slice(0, 3000)).to.equal(0);
         const doc = JSON.parse(r.stdout) as { ok: boolean; faultsByKind: Record<string, number>; failures: unknown[] };
