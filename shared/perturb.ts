@@ -81,6 +81,18 @@ export function mix32(a: number, b: number): number {
   return h >>> 0;
 }
 
+/** mulberry32: a small seeded 32-bit PRNG, values in [0, 1) (stress plans and traffic generators). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A number in [0, 1) fixed by (seed, core, point, n). */
 export function occurrenceFraction(seed: number, core: number, point: number, n: number): number {
   return mix32(mix32(mix32(seed, core), point), n) / 4294967296;

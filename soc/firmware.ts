@@ -29,8 +29,14 @@ function formatEsbuild(m: Message): string {
   return `${loc}${m.text}`;
 }
 
-/** @param path as given; @param base directory a relative path is taken from */
-export async function prepareFirmware(core: string, path: string, base: string): Promise<FirmwareBuild> {
+/** Where compiled TypeScript firmware modules go. */
+export const FIRMWARE_BUILD_DIR = join(tmpdir(), 'hetsoc-firmware');
+
+/**
+ * @param path as given; @param base directory a relative path is taken from
+ * @param prefix put before the compiled module's name (lets a caller find its modules again)
+ */
+export async function prepareFirmware(core: string, path: string, base: string, prefix = ''): Promise<FirmwareBuild> {
   const source = resolve(base, path);
   if (!existsSync(source) || !statSync(source).isFile()) {
     throw new FirmwareError(`core ${core}: firmware file not found: ${source}`);
@@ -40,10 +46,9 @@ export async function prepareFirmware(core: string, path: string, base: string):
   if (!TS_EXT.has(ext)) {
     throw new FirmwareError(`core ${core}: firmware ${source}: unsupported file type "${ext}" (expected .ts, .mts, .cts, .js, .mjs or .cjs)`);
   }
-  const dir = join(tmpdir(), 'hetsoc-firmware');
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(FIRMWARE_BUILD_DIR, { recursive: true });
   // pid + thread id + counter: several SoCs may be built at once in one process (stress pool threads).
-  const out = join(dir, `${basename(source, ext)}-${process.pid}-${threadId}-${++counter}.mjs`);
+  const out = join(FIRMWARE_BUILD_DIR, `${prefix}${basename(source, ext)}-${process.pid}-${threadId}-${++counter}.mjs`);
   try {
     await build({
       entryPoints: [source], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20',

@@ -14,6 +14,7 @@ import {
   ACK_MAGIC, CONTROL_LEN, FIN_MAGIC, VERIFY_CORRUPT, VERIFY_OK, controlA, controlB, controlFlow, controlKind, encodeControl,
   encodePayload, lastSeenSeq, payloadByte, payloadLength, verifyPayload, STRESS_HDR,
 } from '../../shared/stress-payload.js';
+import { mulberry32 } from '../../shared/perturb.js';
 import {
   type Detection, type FlowPlan, type FlowRxReport, type FlowTxReport, type Invariant, type StressCoreReport, type StressPlan,
   type Violation, faultingCores, flowOnIcbmsg, lossExempt,
@@ -52,16 +53,6 @@ const FIN_RETRY_MS = 50;
 const BUSY_LIMIT_MS = 3000;
 const MAX_VIOLATIONS_PER_FLOW = 3;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface RxState {
   flow: FlowPlan;

@@ -11,7 +11,7 @@ import {
   IPC_VRING_SIZE, J721E_DMA_REGION, J721E_MSMC_BASE, j721eMailboxRouting, pdkPairLayout,
 } from '../../shared/j721e.js';
 import { NRF5340_APP_IPC_IRQ, NRF5340_NET_IPC_IRQ, nvicToLine } from '../../shared/nrf5340.js';
-import { PERTURB_POINTS, mix32 } from '../../shared/perturb.js';
+import { PERTURB_POINTS, mix32, mulberry32 } from '../../shared/perturb.js';
 import { RPMSG_MAX_PAYLOAD } from '../../shared/rpmsg.js';
 import type { CoreProfile, SocProfile } from '../profile.js';
 import { PROJECT_ROOT } from '../soc.js';
@@ -109,17 +109,6 @@ export interface PlanOptions {
 
 // ---- seeded randomness ------------------------------------------------------------------------
 
-/** mulberry32: a small 32-bit PRNG, values in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** FNV-1a of a string (the profile name enters the plan's seed). */
 export function hashString(s: string): number {

@@ -5,14 +5,12 @@
 // the invariants (soc/stress/checks.ts) and shuts the SoC down. Whatever goes wrong becomes a
 // failure of the run, never an exception.
 
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, extname, join, resolve } from 'node:path';
-import { threadId } from 'node:worker_threads';
-import { build, type Message } from 'esbuild';
+import { readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { CoreOs } from '../../cores/boot.js';
 import { InterruptController } from '../../shared/irq.js';
 import pino from 'pino';
+import { FIRMWARE_BUILD_DIR, prepareFirmware } from '../firmware.js';
 import type { LogSink } from '../log.js';
 import { PROJECT_ROOT, Soc } from '../soc.js';
 import type { SocProfile } from '../profile.js';
@@ -55,28 +53,13 @@ const now = (): number => performance.timeOrigin + performance.now();
 // same three files for every seed), rather than once per core per run: that is most of the time
 // it takes to build a J7 SoC. The bundles are named by process and thread, so the threads of a
 // pool never share (or delete) each other's files; the campaign removes them at the end.
-const BUNDLE_DIR = join(tmpdir(), 'hetsoc-firmware');
 const bundlePrefix = (pid: number): string => `stress-${pid}-`;
 const bundles = new Map<string, Promise<string>>();
 
-function bundled(source: string): Promise<string> {
+function bundled(core: string, source: string): Promise<string> {
   let p = bundles.get(source);
   if (!p) {
-    const out = join(BUNDLE_DIR, `${bundlePrefix(process.pid)}${threadId}-${basename(source, extname(source))}.mjs`);
-    p = (async () => {
-      mkdirSync(BUNDLE_DIR, { recursive: true });
-      try {
-        await build({
-          entryPoints: [source], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20',
-          sourcemap: 'inline', logLevel: 'silent', packages: 'bundle',
-        });
-      } catch (err) {
-        const errors = (err as { errors?: Message[] }).errors;
-        const where = (m: Message): string => (m.location ? `${resolve(m.location.file)}:${m.location.line}:${m.location.column + 1}: ` : '');
-        throw new Error(`stress firmware ${source} does not compile:\n${errors?.length ? errors.map((m) => where(m) + m.text).join('\n') : (err as Error).message}`);
-      }
-      return out;
-    })();
+    p = prepareFirmware(core, source, PROJECT_ROOT, bundlePrefix(process.pid)).then((b) => b.path);
     p.catch(() => bundles.delete(source));
     bundles.set(source, p);
   }
@@ -87,11 +70,11 @@ function bundled(source: string): Promise<string> {
 export function removeBundles(pid = process.pid): void {
   let names: string[];
   try {
-    names = readdirSync(BUNDLE_DIR);
+    names = readdirSync(FIRMWARE_BUILD_DIR);
   } catch {
     return;
   }
-  for (const n of names) if (n.startsWith(bundlePrefix(pid))) rmSync(join(BUNDLE_DIR, n), { force: true });
+  for (const n of names) if (n.startsWith(bundlePrefix(pid))) rmSync(join(FIRMWARE_BUILD_DIR, n), { force: true });
 }
 
 /** Each core's stress firmware (a bundled .mjs, which the SoC loads as it is). */
@@ -100,7 +83,7 @@ async function stressFirmware(profile: SocProfile): Promise<Record<string, strin
   for (const c of profile.cores) {
     const rel = STRESS_FIRMWARE[profile.platform]?.[c.os];
     if (!rel) throw new Error(`profile ${profile.name}: no stress firmware for a ${c.os} core on ${profile.platform} (core ${c.name})`);
-    out[c.name] = await bundled(resolve(PROJECT_ROOT, rel));
+    out[c.name] = await bundled(c.name, resolve(PROJECT_ROOT, rel));
   }
   return out;
 }
