@@ -1010,13 +1010,18 @@ class RunChecker {
         { expected: 'unbound(), re-registration, a new session, traffic both ways', seen: problems.join('; ') });
       detail.unshift(`promise not kept: ${problems.join('; ')}`);
     }
+    this.resetCrashedNothing(f);
+    return out(fired, detail);
+  }
+
+  /** A core reset must not crash any other core (one check). */
+  private resetCrashedNothing(f: FaultEvent): void {
     const crashed = this.crashed();
     this.checked++;
     if (crashed.length) {
       this.fail('fault-promise', [f.core, ...crashed], `core-reset #${f.id} of ${f.core} must not crash a core; ${crashed.map((c) => `${c}: ${this.byName.get(c)?.error?.message ?? 'faulted'}`).join('; ')}`,
         { expected: 'no core faulted', seen: crashed.join(', ') });
     }
-    return out(fired, detail);
   }
 
   // ---- fault promises ----
@@ -1109,12 +1114,7 @@ class RunChecker {
     const rtos = this.image.cores.filter((c) => c.os === 'rtos' && !this.dying.has(c.name));
     const refused = rtos.map((c) => `${c.name}${c.name === f.core ? ' (new incarnation)' : ''} ${this.refused(c.name) ?? '?'}`);
     if (rtos.length > 1) detail.push(`RTOS links (TI's PDK has no recovery; reported, loss allowed): rings refused: ${refused.join(', ')}`);
-    const crashed = this.crashed();
-    this.checked++;
-    if (crashed.length) {
-      this.fail('fault-promise', [f.core, ...crashed], `core-reset #${f.id} of ${f.core} must not crash a core; ${crashed.map((c) => `${c}: ${this.byName.get(c)?.error?.message ?? 'faulted'}`).join('; ')}`,
-        { expected: 'no core faulted', seen: crashed.join(', ') });
-    }
+    this.resetCrashedNothing(f);
     return out(fired, detail);
   }
 
