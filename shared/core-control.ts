@@ -6,9 +6,10 @@
 export const CC_HOST_CPUS = 0;
 /** Cores currently awake (not sleeping in their idle wait). Each core adds 1 on waking, -1 on sleeping. */
 export const CC_AWAKE = 1;
-export const CC_HEADER_WORDS = 4;
-/** Per-core words. */
-export const CC_CORE_STRIDE = 4;
+/** The header takes one 64-byte cache line (CC_AWAKE changes on every sleep and wake). */
+export const CC_HEADER_WORDS = 16;
+/** Per-core words: one 64-byte cache line per core (the ISR counter is written on every dispatch). */
+export const CC_CORE_STRIDE = 16;
 export const CC_STATE = 0;
 /** Reserved (word 1). */
 /** Number of completed ISR dispatches (progress counter for the watchdog). */

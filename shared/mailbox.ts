@@ -23,12 +23,15 @@
 // SharedArrayBuffer layout (from `byteOffset`, little-endian Int32 words, byte offsets below):
 //   header (MBOX_ST_HEADER_BYTES), then one block of MBOX_ST_CLUSTER_BYTES per cluster.
 //   Cluster block: lock word, waiter count, SYSCONFIG, reserved, 4 user blocks (raw, enable),
-//   reserved up to 0x40, then 16 FIFO blocks (head, count, drops, reserved, 4 slots).
+//   reserved up to 0x40, then 16 FIFO blocks (head, count, drops, reserved, 4 slots, reserved to 0x40).
 // Ownership: every word of a cluster block except LOCK and WAITERS is written only by a thread that
 // holds that cluster's LOCK (any thread may; all are equal). COUNT, DROPS, RAW, ENABLE and
 // SYSCONFIG are written with Atomics.store/add so that single-word getters may read them without the
-// lock (Atomics.load). HEAD and SLOT words are only ever touched under the lock (plain accesses;
-// the lock's Atomics operations order them).
+// lock (Atomics.load); under the lock they are read with plain loads. HEAD and SLOT words are only
+// ever touched under the lock (plain accesses; the lock's Atomics operations order them).
+// Fast path: a driver sends with `offer` (FIFOSTATUS check and MESSAGE write in one lock hold) and
+// its ISR drains a FIFO with `takeAll` (MESSAGE reads until empty, then the NEWMSG clear): one lock
+// hold each instead of one per register access.
 
 // ---- Hardware constants ----
 
@@ -149,9 +152,10 @@ export const MBOX_ST_FIFO_DROPS = 0x08;
 // 0x0C reserved
 /** FIFO block: the MAILBOX_FIFO_DEPTH message slots (ring, indexed from HEAD). */
 export const MBOX_ST_FIFO_SLOTS = 0x10;
+// 0x20..0x3F reserved: one FIFO per 64-byte cache line, so that two core pairs' FIFOs never share one.
 /** Size of a FIFO block. */
-export const MBOX_ST_FIFO_BYTES = 0x20;
-/** Size of a cluster block (0x40 + 16 * 0x20). */
+export const MBOX_ST_FIFO_BYTES = 0x40;
+/** Size of a cluster block (0x40 + 16 * 0x40). */
 export const MBOX_ST_CLUSTER_BYTES = MBOX_ST_FIFOS + MAILBOX_FIFOS * MBOX_ST_FIFO_BYTES;
 
 /** Lock word: free. */
@@ -322,22 +326,66 @@ export class MailboxBank {
    * counted (see `drops`), as a bus write to a full MESSAGE register is.
    */
   send(cluster: number, fifo: number, msg: number): boolean {
+    return this.push(cluster, fifo, msg, true);
+  }
+
+  /**
+   * Appends `msg` to FIFO `fifo` if it has room; false (nothing written, no drop counted) when it is
+   * full. What a driver does by reading FIFOSTATUS before writing MESSAGE, as one bank operation.
+   */
+  offer(cluster: number, fifo: number, msg: number): boolean {
+    return this.push(cluster, fifo, msg, false);
+  }
+
+  private push(cluster: number, fifo: number, msg: number, countDrop: boolean): boolean {
     const b = this.base(cluster);
     const f = b + W_FIFOS + this.fifoIndex(cluster, fifo) * W_FIFO;
     const w = this.w;
     this.lock(b);
-    const n = Atomics.load(w, f + W_COUNT);
+    const n = w[f + W_COUNT]!;
     if (n >= MAILBOX_FIFO_DEPTH) {
-      Atomics.add(w, f + W_DROPS, 1);
+      if (countDrop) Atomics.add(w, f + W_DROPS, 1);
       this.unlock(b);
       return false;
     }
-    w[f + W_SLOTS + ((w[f + W_HEAD] + n) & SLOT_MASK)] = msg | 0;
+    w[f + W_SLOTS + ((w[f + W_HEAD]! + n) & SLOT_MASK)] = msg | 0;
     Atomics.store(w, f + W_COUNT, n + 1);
     const fire = this.setAllUsers(b, newMsgBit(fifo) | 0);
     this.unlock(b);
     if (fire !== 0) this.emit(cluster, fire);
     return true;
+  }
+
+  /**
+   * Pops every message of FIFO `fifo` into `out` (in order; at most MAILBOX_FIFO_DEPTH) and clears
+   * NEWMSG_m of `user`, as one bank operation: what an ISR does by reading MESSAGE_m until
+   * MSGSTATUS_m is 0 and then writing NEWMSG_m to IRQSTATUS_CLR_u. A message pushed after this
+   * sets NEWMSG_m again (and fires). Returns the number of messages taken.
+   */
+  takeAll(cluster: number, user: number, fifo: number, out: Uint32Array): number {
+    const b = this.base(cluster);
+    const f = b + W_FIFOS + this.fifoIndex(cluster, fifo) * W_FIFO;
+    const u = b + W_USERS + this.userIndex(cluster, user) * W_USER;
+    const w = this.w;
+    this.lock(b);
+    const n = w[f + W_COUNT]!;
+    let head = w[f + W_HEAD]!;
+    for (let i = 0; i < n; i++) {
+      out[i] = w[f + W_SLOTS + head]!;
+      head = (head + 1) & SLOT_MASK;
+    }
+    let fire = 0;
+    if (n > 0) {
+      w[f + W_HEAD] = head;
+      Atomics.store(w, f + W_COUNT, 0);
+      fire = this.setAllUsers(b, notFullBit(fifo) | 0);
+    }
+    const nm = newMsgBit(fifo) | 0;
+    const raw = w[u + W_RAW]!;
+    if ((raw & nm) !== 0) Atomics.store(w, u + W_RAW, raw & ~nm);
+    this.unlock(b);
+    if (fire !== 0) this.emit(cluster, fire);
+    return n;
   }
 
   /**
@@ -349,7 +397,7 @@ export class MailboxBank {
     const f = b + W_FIFOS + this.fifoIndex(cluster, fifo) * W_FIFO;
     const w = this.w;
     this.lock(b);
-    const n = Atomics.load(w, f + W_COUNT);
+    const n = w[f + W_COUNT]!;
     if (n === 0) {
       this.unlock(b);
       return false;
@@ -403,10 +451,8 @@ export class MailboxBank {
   irqStatus(cluster: number, user: number): number {
     const b = this.base(cluster);
     const u = b + W_USERS + this.userIndex(cluster, user) * W_USER;
-    this.lock(b);
-    const s = Atomics.load(this.w, u + W_RAW) & Atomics.load(this.w, u + W_ENABLE);
-    this.unlock(b);
-    return s >>> 0;
+    // Two single-word reads without the lock: a bit set after the first read fires the output again.
+    return (Atomics.load(this.w, u + W_RAW) & Atomics.load(this.w, u + W_ENABLE)) >>> 0;
   }
 
   /** Enables `bits` for `user` (IRQENABLE_SET write). Fires the output if an enabled bit is pending. */
@@ -523,8 +569,10 @@ export class MailboxBank {
     const w = this.w;
     let fire = 0;
     for (let u = 0, i = b + W_USERS; u < MAILBOX_USERS; u++, i += W_USER) {
-      Atomics.store(w, i + W_RAW, Atomics.load(w, i + W_RAW) | bit);
-      if ((Atomics.load(w, i + W_ENABLE) & bit) !== 0) fire |= 1 << u;
+      // Plain reads: RAW and ENABLE are written only under the lock, which this thread holds.
+      const raw = w[i + W_RAW]!;
+      if ((raw & bit) === 0) Atomics.store(w, i + W_RAW, raw | bit);
+      if ((w[i + W_ENABLE]! & bit) !== 0) fire |= 1 << u;
     }
     return fire;
   }

@@ -55,8 +55,8 @@ describe('mailbox (unit)', () => {
     });
 
     it('sizes the state as header + one block per cluster', () => {
-      expect(MBOX_ST_CLUSTER_BYTES).to.equal(0x240);
-      expect(MailboxBank.byteLength(12)).to.equal(MBOX_ST_HEADER_BYTES + 12 * 0x240);
+      expect(MBOX_ST_CLUSTER_BYTES).to.equal(0x440);
+      expect(MailboxBank.byteLength(12)).to.equal(MBOX_ST_HEADER_BYTES + 12 * 0x440);
     });
 
     it('keeps FIFO and user state at the documented byte offsets, lock free after each operation', () => {
