@@ -5,6 +5,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { RegionDescriptor } from '../shared/memory-map.js';
 import type { FirewallRule } from '../shared/firewall.js';
 import type { PerturbConfig } from '../shared/perturb.js';
+import type { TraceBoot } from '../shared/trace-ring.js';
 
 export type CoreKind = 'a72' | 'r5f' | 'c66x' | 'c7x' | 'cortex-m33';
 export type CoreOs = 'linux' | 'rtos' | 'zephyr';
@@ -82,6 +83,8 @@ export interface CoreBoot {
   bootDelayMs: number;
   /** Stress runs: this core's seeded timing perturbation and fault hooks (shared/perturb.ts). */
   perturb?: PerturbConfig;
+  /** Tracing: the ring this core (this incarnation) records into (shared/trace-ring.ts). */
+  trace?: TraceBoot;
 }
 
 export interface CoreRunResult {

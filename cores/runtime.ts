@@ -4,9 +4,15 @@
 //   interrupt loop takes pending lines and runs their ISRs on this thread, between task segments
 //   (an ISR never runs in the middle of a task's synchronous code, as on a single-CPU RTOS).
 // - Tasks: cooperative async functions. A task that throws faults the core.
-// - Waiting: when there is nothing to do the loop spins briefly on its wake word, but only while the
-//   cores that are awake do not outnumber the host CPUs; otherwise, and after the spin budget, it
-//   sleeps in Atomics.waitAsync (the event loop stays free for timers and the control plane).
+// - Waiting (adaptive): after each interrupt the loop polls its wake word for a while before it
+//   sleeps, because a cross-CPU wake from Atomics.wait costs ~50 us on these machines and a poll
+//   that catches the next event costs ~0.2 us (node-platform.md section 6). It polls only while the
+//   cores that are awake do not outnumber the host CPUs (CoreControl.canSpin), and it polls in
+//   microtask steps (`await null`), so the tasks an ISR made ready run in between. The poll lasts
+//   `spinBudgetUs`, which adapts: a sleep that an event ended soon after the core gave up doubles it
+//   (up to SPIN_MAX_US); a long sleep halves it (down to SPIN_MIN_US). A core that keeps working
+//   still lets its event loop run (timers, the control plane, ctx.yield()) every MACROTASK_SLICE_US.
+//   Then it sleeps in Atomics.waitAsync (the event loop stays free for timers and the control plane).
 // - Stress runs: each ISR entry is a perturbation point (PT_ISR, shared/perturb.ts); one constant-
 //   false branch when no perturbation is installed in this thread.
 
@@ -14,9 +20,24 @@ import { performance } from 'node:perf_hooks';
 import { CoreControl, CoreState } from '../shared/core-control.js';
 import { IRQ_LINES, InterruptController } from '../shared/irq.js';
 import { PERTURB, PT_ISR, perturbAt } from '../shared/perturb.js';
+import { TRACE, traceIsrBegin, traceIsrEnd } from './trace.js';
 
-/** Spin iterations (each one Atomics.load) before sleeping, when spinning is allowed. */
-export const DEFAULT_SPIN_BUDGET = 2000;
+/** First poll budget before sleeping, in microseconds (about one cross-CPU wake). */
+export const DEFAULT_SPIN_BUDGET_US = 50;
+/** Bounds of the adaptive poll budget, in microseconds. */
+export const SPIN_MIN_US = 2;
+export const SPIN_MAX_US = 400;
+/** Longest stretch a busy core goes without letting its event loop run, in microseconds. */
+export const MACROTASK_SLICE_US = 100;
+/** Poll iterations between two looks at the clock. */
+const CLOCK_EVERY = 16;
+/**
+ * A gap this long between two looks at the clock while polling means the host took the CPU away
+ * (other processes, or more threads than CPUs): polling then only steals the CPU the peer needs,
+ * so the core stops polling for POLL_BACKOFF_MS.
+ */
+export const PREEMPTED_MS = 0.5;
+export const POLL_BACKOFF_MS = 50;
 
 export class CoreFault extends Error {
   override name = 'CoreFault';
@@ -37,13 +58,21 @@ export interface TaskInfo {
 
 const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
+const NO_EXPIRE = (): void => {};
 
 export class CoreRuntime {
   readonly index: number;
   readonly name: string;
   readonly irq: InterruptController;
   readonly control: CoreControl;
-  spinBudget = DEFAULT_SPIN_BUDGET;
+  /** Current poll budget in microseconds (adaptive; 0 = never poll, always sleep at once). */
+  spinBudgetUs = DEFAULT_SPIN_BUDGET_US;
+  /** Set to false to keep spinBudgetUs fixed (tests). */
+  adaptiveSpin = true;
+  /** Waiting statistics: polls that caught an event, polls that ran out, sleeps, polls cut short by preemption. */
+  readonly waitStats = { pollHits: 0, pollMisses: 0, sleeps: 0, preempted: 0 };
+  /** performance.now() until which the core does not poll (it was preempted while polling). */
+  private pollBackoffUntil = 0;
 
   private readonly isrs: (IsrEntry | undefined)[] = new Array(IRQ_LINES).fill(undefined);
   private readonly tasks: { name: string; state: TaskInfo['state'] }[] = [];
@@ -117,12 +146,16 @@ export class CoreRuntime {
         continue;
       }
       if (PERTURB.on) perturbAt(PT_ISR);
+      // Tracing (cores/trace.ts): a slice named after the ISR around its handler.
+      if (TRACE.on) traceIsrBegin(line, isr.name);
       try {
         isr.handler();
       } catch (err) {
+        if (TRACE.on) traceIsrEnd(line);
         this.raiseFault(err, `ISR "${isr.name}" (line ${line})`);
         return false;
       }
+      if (TRACE.on) traceIsrEnd(line);
     }
     this.control.countIsr(this.index);
     return true;
@@ -138,32 +171,88 @@ export class CoreRuntime {
   private async interruptLoop(): Promise<void> {
     const words = this.irq.words;
     const wake = this.irq.wakeIndex(this.index);
-    this.control.addAwake(1);
+    const control = this.control;
+    const stats = this.waitStats;
+    const sliceMs = MACROTASK_SLICE_US / 1000;
+    control.addAwake(1);
+    let sliceStart = performance.now();
     try {
       while (!this.stopped) {
         const seen = Atomics.load(words, wake);
         if (this.dispatch()) {
-          // Let the tasks the ISRs made ready run before looking again.
-          await immediate();
+          // The tasks the ISRs made ready run in the microtasks of this await.
+          await null;
+          if (performance.now() - sliceStart >= sliceMs) {
+            await immediate();
+            sliceStart = performance.now();
+          }
           continue;
         }
-        if (this.spinBudget > 0 && this.control.canSpin()) {
-          let n = this.spinBudget;
-          while (n-- > 0 && Atomics.load(words, wake) === seen);
-          if (n >= 0) continue;
+        let polled = this.spinBudgetUs > 0 && control.canSpin();
+        if (polled && this.pollBackoffUntil !== 0) {
+          if (performance.now() < this.pollBackoffUntil) polled = false;
+          else this.pollBackoffUntil = 0;
         }
+        if (polled) {
+          let last = performance.now();
+          const deadline = last + this.spinBudgetUs / 1000;
+          let hit = false;
+          for (let i = 1; ; i++) {
+            if (Atomics.load(words, wake) !== seen) {
+              hit = true;
+              break;
+            }
+            await null;
+            if (i % CLOCK_EVERY === 0) {
+              const t = performance.now();
+              if (t - last > PREEMPTED_MS) {
+                stats.preempted++;
+                this.pollBackoffUntil = t + POLL_BACKOFF_MS;
+                break;
+              }
+              last = t;
+              if (t >= deadline || this.stopped || !control.canSpin()) break;
+              if (t - sliceStart >= sliceMs) {
+                await immediate();
+                sliceStart = last = performance.now();
+              }
+            }
+          }
+          if (hit) {
+            stats.pollHits++;
+            continue;
+          }
+          stats.pollMisses++;
+        }
+        if (this.stopped) break;
+        stats.sleeps++;
         this.irq.setSleeping(this.index, true);
-        this.control.addAwake(-1);
+        control.addAwake(-1);
+        const t0 = performance.now();
         try {
           const r = Atomics.waitAsync(words, wake, seen);
           if (r.async) await r.value;
         } finally {
-          this.irq.setSleeping(this.index, false);
-          this.control.addAwake(1);
+          if (this.irq.claimWake(this.index)) control.addAwake(1);
         }
+        sliceStart = performance.now();
+        if (polled && this.adaptiveSpin) this.adapt((sliceStart - t0) * 1000);
       }
     } finally {
-      this.control.addAwake(-1);
+      control.addAwake(-1);
+    }
+  }
+
+  /**
+   * Adapts the poll budget to a sleep of `sleptUs` that followed a poll which ran out: an event
+   * that came soon after the core gave up means a longer poll would have caught it (and saved a
+   * wake); a long sleep means the core is idle and polling wastes a host CPU.
+   */
+  private adapt(sleptUs: number): void {
+    if (sleptUs < SPIN_MAX_US) {
+      this.spinBudgetUs = Math.min(SPIN_MAX_US, Math.max(this.spinBudgetUs * 2, sleptUs * 1.5));
+    } else {
+      this.spinBudgetUs = Math.max(SPIN_MIN_US, this.spinBudgetUs / 2);
     }
   }
 
@@ -173,6 +262,8 @@ export class CoreRuntime {
     this.stopped = true;
     if (this.control.state(this.index) !== CoreState.Faulted) this.control.setState(this.index, state);
     for (let line = 0; line < IRQ_LINES; line++) this.irq.disable(this.index, line);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
     this.irq.poke(this.index);
     // Tasks blocked now stay blocked: a halted core runs no more firmware code.
   }
@@ -223,6 +314,48 @@ export class CoreRuntime {
     return immediate();
   }
 
+  // ---- timeouts of blocked tasks -------------------------------------------------------------
+  // One host timer for the earliest deadline of all timed waits of this core, instead of a
+  // setTimeout/clearTimeout pair per wait: most waits end long before their timeout.
+
+  private readonly timed = new Set<{ deadline: number; expire: () => void }>();
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  private deadlineTimerAt = Infinity;
+
+  /** @internal used by Semaphore */
+  addDeadline(w: { deadline: number; expire: () => void }): void {
+    this.timed.add(w);
+    if (w.deadline < this.deadlineTimerAt) this.armDeadlineTimer(w.deadline);
+  }
+
+  /** @internal used by Semaphore (the timer stays armed; it finds nothing due and re-arms). */
+  removeDeadline(w: { deadline: number; expire: () => void }): void {
+    this.timed.delete(w);
+  }
+
+  private armDeadlineTimer(at: number): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimerAt = at;
+    this.deadlineTimer = setTimeout(() => this.expireDeadlines(), Math.max(1, Math.ceil(at - performance.now())));
+  }
+
+  private expireDeadlines(): void {
+    this.deadlineTimer = undefined;
+    this.deadlineTimerAt = Infinity;
+    if (this.stopped) return;
+    const now = performance.now();
+    let next = Infinity;
+    for (const w of this.timed) {
+      if (w.deadline <= now) {
+        this.timed.delete(w);
+        w.expire();
+      } else if (w.deadline < next) {
+        next = w.deadline;
+      }
+    }
+    if (next !== Infinity) this.armDeadlineTimer(next);
+  }
+
   /** @internal used by Semaphore */
   trackWaiting(s: Semaphore, waiting: boolean): void {
     if (waiting) this.waiting.add(s);
@@ -232,7 +365,10 @@ export class CoreRuntime {
 
 interface Waiter {
   resolve: (ok: boolean) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** performance.now() at which the wait times out (Infinity: never). */
+  deadline: number;
+  /** Called by the runtime's deadline timer. */
+  expire: () => void;
 }
 
 /**
@@ -258,7 +394,7 @@ export class Semaphore {
   post(): void {
     const w = this.waiters.shift();
     if (w) {
-      if (w.timer) clearTimeout(w.timer);
+      if (w.deadline !== Infinity) this.rt.removeDeadline(w);
       if (this.waiters.length === 0) this.rt.trackWaiting(this, false);
       w.resolve(true);
     } else {
@@ -282,15 +418,16 @@ export class Semaphore {
     }
     if (timeoutMs <= 0) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
-      const w: Waiter = { resolve, timer: undefined };
+      const w: Waiter = { resolve, deadline: Infinity, expire: NO_EXPIRE };
       if (Number.isFinite(timeoutMs)) {
-        w.timer = setTimeout(() => {
-          if (this.rt.isStopped) return;
+        w.deadline = performance.now() + timeoutMs;
+        w.expire = () => {
           const i = this.waiters.indexOf(w);
           if (i >= 0) this.waiters.splice(i, 1);
           if (this.waiters.length === 0) this.rt.trackWaiting(this, false);
           resolve(false);
-        }, timeoutMs);
+        };
+        this.rt.addDeadline(w);
       }
       this.waiters.push(w);
       this.rt.trackWaiting(this, true);
@@ -300,7 +437,7 @@ export class Semaphore {
   /** Wakes every waiter with false (core halted, endpoint unblocked). */
   abandon(): void {
     for (const w of this.waiters.splice(0)) {
-      if (w.timer) clearTimeout(w.timer);
+      if (w.deadline !== Infinity) this.rt.removeDeadline(w);
       w.resolve(false);
     }
     this.rt.trackWaiting(this, false);

@@ -10,6 +10,7 @@ import pino, { type Logger } from 'pino';
 import { CoreControl, CoreState, CORE_STATE_NAMES } from '../shared/core-control.js';
 import { InterruptController } from '../shared/irq.js';
 import { installPerturbation, perturbStats } from '../shared/perturb.js';
+import { installTrace } from './trace.js';
 import { IPC_MPU1_0, J721E_PROC_NAMES } from '../shared/j721e.js';
 import type { CoreBoot, CoreRunResult, CoreStatus } from './boot.js';
 import { createContext, pdkApi, type FirmwareContext } from './context.js';
@@ -31,6 +32,8 @@ const info = image.cores[boot.index]!;
 
 // Stress runs: this thread's seeded perturbation and fault hooks, before anything is wired.
 installPerturbation(boot.perturb);
+// Tracing (`soc --trace`): this core records into the ring the host gave it.
+installTrace(boot.trace);
 
 const log: Logger = pino(
   { level: boot.logLevel, base: { core: info.name } },
@@ -38,7 +41,7 @@ const log: Logger = pino(
 );
 
 const control = new CoreControl(image.controlSab, image.controlLayout.coreControl, image.cores.length);
-const irq = new InterruptController(image.controlSab, image.controlLayout.irq, image.cores.length);
+const irq = new InterruptController(image.controlSab, image.controlLayout.irq, image.cores.length, control);
 const rt = new CoreRuntime({ index: info.index, name: info.name, irq, control });
 
 const j7: J721eCore | undefined = image.platform === 'j721e' ? wireJ721eCore(image, info, rt, irq, control) : undefined;
@@ -114,6 +117,7 @@ const api = {
       stats: {
         isrs: control.isrCount(info.index),
         spuriousIrqs: rt.spurious,
+        waiting: { ...rt.waitStats, spinBudgetUs: Math.round(rt.spinBudgetUs) },
         ...(j7 ? { mailbox: { ...j7.mailbox.stats, backlog: j7.mailbox.backlog, txDrops: j7.mailbox.txDrops } } : {}),
         ...(nrf ? { mbox: { ...nrf.mbox.stats, ...nrf.ipcBank.stats(image.nrfIpc!.cores[info.name]!.instance) } } : {}),
         ...(zephyr ? { ipc: zephyr.service.status(), endpoints: zephyr.service.endpoints.map((e) => ({ ...e })) } : {}),

@@ -7,6 +7,7 @@ import { BUILTIN_PROFILES, ProfileError, findProfile, type SocProfile } from '..
 import { createLogSink, LOG_LEVELS } from '../soc/log.js';
 import { buildReport, formatReport } from '../soc/report.js';
 import { PROJECT_ROOT, Soc } from '../soc/soc.js';
+import { checkTracePath, formatTraceSummary } from '../soc/trace.js';
 
 const HELP = `hetsoc: run a heterogeneous SoC's cores as threads and their IPC in shared memory
 
@@ -29,6 +30,11 @@ Options:
                          write outside faults the core, naming the address, region and owner.
                          On anyway when the profile file declares "firewall" rules.
   --json                 print one JSON document on stdout instead of the table (logs go to stderr)
+  --trace FILE           record a timeline of the run and write it to FILE as Chrome/Perfetto
+                         trace JSON (open it in ui.perfetto.dev): one track per core, slices for
+                         ISRs and IPC calls, an arrow per message from its send to its receive,
+                         counters for mailbox FIFOs, free vring buffers and ICBMsg blocks
+                         (README "Timeline (Perfetto)")
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default warn); -v is --log-level info
   -v, --verbose          same as --log-level info
   -h, --help             this text
@@ -60,6 +66,15 @@ function positiveInt(v: string | undefined, option: string, dflt: number): numbe
   return n;
 }
 
+/** --trace FILE: its directory must exist and be writable, and FILE must not be a directory. */
+function tracePath(file: string): string {
+  try {
+    return checkTracePath(file);
+  } catch (err) {
+    throw new UsageError(`--trace ${file}: ${(err as Error).message}`);
+  }
+}
+
 function selectCores(profile: SocProfile, list: string | undefined): SocProfile {
   if (list === undefined) return profile;
   const names = list.split(',').map((s) => s.trim()).filter(Boolean);
@@ -86,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
         timeout: { type: 'string' },
         firewall: { type: 'boolean' },
         json: { type: 'boolean' },
+        trace: { type: 'string' },
         'log-level': { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
@@ -116,9 +132,10 @@ async function main(argv: string[]): Promise<number> {
   const level = values['log-level'] ?? (values.verbose ? 'info' : 'warn');
   if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level ${level}: use one of ${LOG_LEVELS.join(', ')}`);
   const sink = createLogSink(level);
+  const trace = values.trace !== undefined ? { path: tracePath(values.trace) } : undefined;
 
   const t0 = performance.now();
-  const soc = await Soc.create(profile, { firmware, sink, firewall: values.firewall ?? false });
+  const soc = await Soc.create(profile, { firmware, sink, firewall: values.firewall ?? false, trace });
   let report;
   try {
     sink.root.info({ profile: profile.name, cores: profile.cores.length, firewallRules: soc.image.firewall?.length ?? 0 }, 'SoC booted');
@@ -128,6 +145,11 @@ async function main(argv: string[]): Promise<number> {
     await soc.shutdown();
   }
   process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report) + '\n');
+  if (soc.traceSummary) {
+    const line = formatTraceSummary(soc.traceSummary) + '\n';
+    if (values.json) process.stderr.write(line);
+    else process.stdout.write(line);
+  }
   return report.ok ? 0 : 1;
 }
 

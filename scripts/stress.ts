@@ -14,6 +14,7 @@ import {
 } from '../soc/stress/campaign.js';
 import { FaultSpecError, MIN_DURATION_MS, PlanError, UNSUPPORTED_FAULTS, makePlan, parseFaults } from '../soc/stress/plan.js';
 import { FAULT_KINDS, FAULT_PROMISES, INVARIANTS, type Failure, type RunResult } from '../soc/stress/schema.js';
+import { checkTracePath, formatTraceSummary, type TraceSummary } from '../soc/trace.js';
 
 const INVARIANT_TEXT: Record<string, string> = {
   'no-loss': 'every message sent arrives (sender and receiver counts agree at the end of each flow); flows of a core that faults or of a corrupted link are exempt',
@@ -66,6 +67,7 @@ ${[
   item('--no-firewall', 'firewalls off (they are on by default; the firewall fault then never happens)'),
   item('--shard I/N', 'run only the I-th of N equal slices of the seeds (I is 1-based) and report on those; join the reports with `merge`. For Kubernetes indexed jobs, whose JOB_COMPLETION_INDEX is 0-based: --shard $((JOB_COMPLETION_INDEX + 1))/N'),
   item('--json', 'one JSON document on stdout: { ok, profile, mutation, seeds, shard, runs, messages, bytes, faults, faultsByKind, invariantsChecked, failures[{ seed, invariant, cores, endpoint, expected, seen, detail, replay }], wallMs, settings }'),
+  item('--trace-seed N FILE', 'record a timeline of the run of seed N (one of the seeds run) and write it to FILE as Chrome/Perfetto trace JSON, to open in ui.perfetto.dev (README "Timeline (Perfetto)"); the other runs are not traced'),
   item('--log-level LEVEL', `the cores' log lines at LEVEL (${LOG_LEVELS.join(', ')}) to stderr as JSON lines tagged with the seed (default: none; a failing run's first error lines are attached to its failures)`),
   item('-h, --help', 'this text'),
 ].join('\n')}
@@ -263,9 +265,29 @@ async function merge(files: string[], json: boolean): Promise<number> {
 
 // ---- main ---------------------------------------------------------------------------------------
 
-async function main(argv: string[]): Promise<number> {
+/** Takes `--trace-seed N FILE` (an option with two values, which parseArgs cannot express) out of argv. */
+function takeTraceSeed(argv: string[]): { rest: string[]; trace?: { seed: number; path: string } } {
+  const i = argv.indexOf('--trace-seed');
+  if (i < 0) return { rest: argv };
+  const [n, file] = [argv[i + 1], argv[i + 2]];
+  if (n === undefined || file === undefined || n.startsWith('--') || file.startsWith('--')) {
+    throw new UsageError('--trace-seed takes a seed and a file: --trace-seed N FILE');
+  }
+  const rest = [...argv.slice(0, i), ...argv.slice(i + 3)];
+  if (rest.includes('--trace-seed')) throw new UsageError('--trace-seed is given twice; one run can be traced');
+  let path: string;
+  try {
+    path = checkTracePath(file);
+  } catch (err) {
+    throw new UsageError(`--trace-seed ${n} ${file}: ${(err as Error).message}`);
+  }
+  return { rest, trace: { seed: int(n, '--trace-seed', 0, 0xffffffff), path } };
+}
+
+async function main(args: string[]): Promise<number> {
   let values;
   let positionals: string[];
+  const { rest: argv, trace } = takeTraceSeed(args);
   try {
     ({ values, positionals } = parseArgs({
       args: argv,
@@ -293,6 +315,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals[0] === 'merge') {
+    if (trace) throw new UsageError('merge takes only report files and --json; found --trace-seed');
     const others = Object.keys(values).filter((k) => k !== 'json');
     if (others.length) throw new UsageError(`merge takes only report files and --json; found --${others[0]}`);
     return merge(positionals.slice(1), values.json ?? false);
@@ -310,6 +333,9 @@ async function main(argv: string[]): Promise<number> {
     : Array.from({ length: int(values.seeds ?? '16', '--seeds', 1, 1_000_000) }, (_, i) => i + 1);
   const shard = values.shard !== undefined ? parseShard(values.shard) : undefined;
   const seeds = shard ? shardSeeds(all, shard.index, shard.count) : all;
+  if (trace && !seeds.includes(trace.seed)) {
+    throw new UsageError(`--trace-seed ${trace.seed}: seed ${trace.seed} is not run here (seeds ${seedRanges(seeds)}${shard ? ` in shard ${shard.index}/${shard.count}` : ''})`);
+  }
   const jobs = values.jobs !== undefined ? int(values.jobs, '--jobs', 1, 1024) : availableParallelism();
   const durationMs = values.duration !== undefined ? int(values.duration, '--duration', MIN_DURATION_MS, 3_600_000) : 1000;
   const faultsSpec = (values.faults ?? 'all').trim();
@@ -339,12 +365,22 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`stress: profile ${profile.name}, ${seeds.length} runs, ${Math.min(jobs, Math.max(1, seeds.length))} at a time, ${durationMs} ms each, faults ${faultsSpec}, firewalls ${firewall ? 'on' : 'off'}\n`);
   }
   view.start(seeds.length);
+  let traced: TraceSummary | undefined;
   const report = await runCampaign({
     profile: profileArg, seeds, jobs, durationMs, faults, faultsSpec, firewall, mutation, shard,
-    ...(level ? { logLevel: level } : {}), onProgress: (p) => view.update(p),
+    ...(level ? { logLevel: level } : {}), ...(trace ? { trace } : {}),
+    onProgress: (p) => {
+      if (p.run.trace) traced = p.run.trace;
+      view.update(p);
+    },
   });
   view.end();
   await out(json ? JSON.stringify(report, null, 2) + '\n' : formatSummary(report) + '\n');
+  if (trace) {
+    const line = traced ? formatTraceSummary(traced) : `trace: seed ${trace.seed} did not produce ${trace.path} (its run failed before the SoC booted)`;
+    if (json) process.stderr.write(line + '\n');
+    else await out(line + '\n');
+  }
   return report.ok ? 0 : 1;
 }
 

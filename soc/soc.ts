@@ -3,6 +3,7 @@
 // cores through comlink (the control plane); the cores talk to each other only through shared
 // memory. A core that faults is reported with its error and the others keep running.
 
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +21,16 @@ import type { PerturbConfig } from '../shared/perturb.js';
 import { resetNrf5340Core } from './reset-nrf5340.js';
 import { resetJ721eCore } from './reset-j721e.js';
 import { loadZephyrConfigs } from './zephyr-config.js';
+import { SocTrace, type TraceOptions, type TraceSummary } from './trace.js';
 
 /** The project root (where package.json is), for built-in firmware paths. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const WORKER_URL = new URL('../cores/worker.js', import.meta.url);
+/** The core thread's entry: the one-file bundle `npm run build` makes, else the plain module graph. */
+const WORKER_BUNDLE = new URL('../cores/worker.bundle.mjs', import.meta.url);
+const WORKER_URL = existsSync(WORKER_BUNDLE) ? WORKER_BUNDLE : new URL('../cores/worker.js', import.meta.url);
+
+/** Core threads get source maps, and the profiler when the host runs under `node --cpu-prof`. */
+const CORE_EXEC_ARGV = ['--enable-source-maps', ...process.execArgv.filter((a) => a.startsWith('--cpu-prof'))];
 
 export class SocError extends Error {
   override name = 'SocError';
@@ -41,6 +48,11 @@ export interface SocOptions {
    * power-on, 2 after the first reset...).
    */
   perturb?: (coreIndex: number, incarnation: number) => PerturbConfig | undefined;
+  /**
+   * Tracing: every core records its ISRs and IPC calls into a ring that the host turns into
+   * Chrome/Perfetto trace JSON at `path` (soc/trace.ts); the summary is `traceSummary` after shutdown().
+   */
+  trace?: TraceOptions;
 }
 
 export interface CoreOutcome {
@@ -90,9 +102,19 @@ export class Soc {
   readonly image: SocImage;
   private readonly cores: CoreHandle[] = [];
   private runArgs: Record<string, string> | undefined;
+  private readonly trace: SocTrace | undefined;
+  /** What the trace file holds, once shutdown() has written it (SocOptions.trace). */
+  traceSummary: TraceSummary | undefined;
 
   private constructor(readonly profile: SocProfile, private readonly opts: SocOptions, zephyr: Record<string, ZephyrCoreImage>) {
     this.image = buildImage(profile, opts.hostCpus ?? availableParallelism(), zephyr, { firewall: opts.firewall ?? false });
+    if (opts.trace) {
+      try {
+        this.trace = new SocTrace(opts.trace, this.image);
+      } catch (err) {
+        throw new SocError(`trace file ${opts.trace.path}: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Builds the SoC (reading Zephyr cores' devicetrees), spawns its cores and loads their firmware. */
@@ -130,8 +152,9 @@ export class Soc {
     port1.unref();
     const boot: CoreBoot = {
       image: this.image, index, logLevel: sink.level, logPort: port2, bootDelayMs: c.bootDelayMs ?? 0, perturb: this.opts.perturb?.(index, generation + 1),
+      trace: this.trace?.ring(index, generation),
     };
-    const worker = new Worker(WORKER_URL, { workerData: boot, transferList: [port2], execArgv: ['--enable-source-maps'] });
+    const worker = new Worker(WORKER_URL, { workerData: boot, transferList: [port2], execArgv: CORE_EXEC_ARGV });
     const handle: CoreHandle = {
       name: c.name, index, worker, api: Comlink.wrap<CoreApi>(nodeEndpoint(worker)), exited: false, firmware, dead: undefined!, generation, resets: 0,
     };
@@ -183,6 +206,9 @@ export class Soc {
       } catch (err) {
         await terminate().catch(() => undefined);
         throw new SocError(`reset of ${name}: ${(err as Error).message}`);
+      } finally {
+        // The old incarnation's thread is gone: the rest of its trace ring is final.
+        this.trace?.retire(i, old.generation);
       }
       new InterruptController(this.image.controlSab, this.image.controlLayout.irq, this.image.cores.length).take(i);
       await this.load(fresh);
@@ -239,5 +265,7 @@ export class Soc {
       h.firmware?.cleanup();
       if (!h.exited) await h.worker.terminate();
     }));
+    // Every core thread has ended: what the rings hold is all there is.
+    if (this.trace) this.traceSummary = this.trace.finish();
   }
 }

@@ -9,12 +9,15 @@
 // without looking at FIFOSTATUS first, as firmware that skips the check does: a full FIFO then
 // drops the message in hardware (MailboxBank counts it; see `txDrops`). Counted in
 // stats.uncheckedWrites.
+// Tracing (cores/trace.ts): every write to a FIFO and every drain of one samples the FIFO's depth.
 
 import { type MailboxBank, newMsgBit, notFullBit, MAILBOX_FIFOS } from '../../shared/mailbox.js';
 import type { MailboxTxWait } from '../../shared/mailbox-txwait.js';
 import type { MailboxQueue } from '../../shared/j721e.js';
 import { PERTURB, takeFault } from '../../shared/perturb.js';
+import { TN_MAILBOX_DEPTH } from '../../shared/trace-ring.js';
 import type { CoreRuntime } from '../runtime.js';
+import { TRACE, traceCounter } from '../trace.js';
 
 /** Interrupt line on which a core hears the NotFull doorbell. */
 export const MAILBOX_TXREADY_LINE = 31;
@@ -64,7 +67,12 @@ export class MailboxDriver {
   private readonly sendersOf = new Map<number, number[]>();
   /** This core's user on each cluster where it owns one. */
   private readonly userOn = new Map<number, number>();
-  private readonly swq = new Map<number, U32Queue>();
+  /** Software queues by cluster * 16 + fifo (created on first use). */
+  private readonly swq: (U32Queue | undefined)[] = [];
+  /** The handler of each FIFO this core reads, by cluster * 16 + fifo (see handlerFor). */
+  private readonly handlers: (((value: number) => void) | undefined)[] = [];
+  /** Messages taken from a FIFO by one ISR pass. */
+  private readonly taken = new Uint32Array(4);
   private readonly doorbellWaits = new Set<number>();
   /**
    * Messages written to a FIFO; messages that went through the software queue; its high-water mark;
@@ -96,6 +104,7 @@ export class MailboxDriver {
     const q = this.wiring.rxQueue[sender];
     if (!q) throw new Error(`core ${this.rt.name}: no mailbox queue from proc ${sender} in the queue table`);
     this.rx[sender] = handler;
+    this.handlers[q.cluster * MAILBOX_FIFOS + q.fifo] = this.handlerFor(q.cluster, q.fifo);
     this.bank.enable(q.cluster, q.user, newMsgBit(q.fifo));
   }
 
@@ -104,7 +113,9 @@ export class MailboxDriver {
     const q = this.wiring.rxQueue[sender];
     if (!q) return;
     delete this.rx[sender];
-    if (!this.handlerFor(q.cluster, q.fifo)) this.bank.disable(q.cluster, q.user, newMsgBit(q.fifo));
+    const handler = this.handlerFor(q.cluster, q.fifo);
+    this.handlers[q.cluster * MAILBOX_FIFOS + q.fifo] = handler;
+    if (!handler) this.bank.disable(q.cluster, q.user, newMsgBit(q.fifo));
   }
 
   hasQueueTo(remote: number): boolean {
@@ -122,18 +133,20 @@ export class MailboxDriver {
       // Firmware that does not read FIFOSTATUS: the write lands, or a full FIFO drops it.
       this.stats.uncheckedWrites++;
       if (this.bank.send(q.cluster, q.fifo, value)) this.stats.sent++;
+      if (TRACE.on) this.traceDepth(q.cluster, q.fifo);
       return;
     }
     const key = q.cluster * MAILBOX_FIFOS + q.fifo;
-    const pending = this.swq.get(key);
-    if ((!pending || pending.length === 0) && !this.bank.isFull(q.cluster, q.fifo) && this.bank.send(q.cluster, q.fifo, value)) {
+    const pending = this.swq[key];
+    if ((!pending || pending.length === 0) && this.bank.offer(q.cluster, q.fifo, value)) {
       this.stats.sent++;
+      if (TRACE.on) this.traceDepth(q.cluster, q.fifo);
       return;
     }
     let sq = pending;
     if (!sq) {
       sq = new U32Queue();
-      this.swq.set(key, sq);
+      this.swq[key] = sq;
     }
     sq.push(value);
     this.stats.queued++;
@@ -162,7 +175,7 @@ export class MailboxDriver {
   /** Messages waiting in the software queues. */
   get backlog(): number {
     let n = 0;
-    for (const q of this.swq.values()) n += q.length;
+    for (const q of this.swq) if (q) n += q.length;
     return n;
   }
 
@@ -181,13 +194,21 @@ export class MailboxDriver {
 
   /** Moves queued messages into the FIFO while it has room; true when the queue is empty. */
   private drain(cluster: number, fifo: number): boolean {
-    const sq = this.swq.get(cluster * MAILBOX_FIFOS + fifo);
+    const sq = this.swq[cluster * MAILBOX_FIFOS + fifo];
     if (!sq) return true;
-    while (sq.length > 0 && !this.bank.isFull(cluster, fifo) && this.bank.send(cluster, fifo, sq.peek())) {
+    let moved = false;
+    while (sq.length > 0 && this.bank.offer(cluster, fifo, sq.peek())) {
       sq.shift();
       this.stats.sent++;
+      moved = true;
     }
+    if (moved && TRACE.on) this.traceDepth(cluster, fifo);
     return sq.length === 0;
+  }
+
+  /** Tracing: the FIFO's message count now (counter key cluster * 16 + fifo). */
+  private traceDepth(cluster: number, fifo: number): void {
+    traceCounter(TN_MAILBOX_DEPTH, cluster * MAILBOX_FIFOS + fifo, this.bank.count(cluster, fifo));
   }
 
   private isr(cluster: number, user: number): void {
@@ -196,18 +217,18 @@ export class MailboxDriver {
     for (let fifo = 0; fifo < MAILBOX_FIFOS; fifo++) {
       const nm = newMsgBit(fifo);
       if (status & nm) {
-        const handler = this.handlerFor(cluster, fifo);
+        const handler = this.handlers[cluster * MAILBOX_FIFOS + fifo];
         if (!handler) {
           // Nobody takes this FIFO's messages any more: leave them in the FIFO, stop its interrupt.
           this.bank.disable(cluster, user, nm);
           this.bank.clear(cluster, user, nm);
           continue;
         }
-        while (this.bank.pop(cluster, fifo)) {
-          this.stats.received++;
-          handler(this.bank.lastValue);
-        }
-        this.bank.clear(cluster, user, nm);
+        const taken = this.taken;
+        const n = this.bank.takeAll(cluster, user, fifo, taken);
+        this.stats.received += n;
+        for (let i = 0; i < n; i++) handler(taken[i]!);
+        if (TRACE.on) this.traceDepth(cluster, fifo);
         const waiters = this.txwait.take(cluster, fifo);
         if (waiters !== 0) this.ringDoorbells(waiters);
       }

@@ -12,10 +12,14 @@
 //   -EPIPE at once (queued messages are lost, as rpmsg_eptdev_read checks the endpoint first),
 //   blocked readers wake with -EPIPE, select reports it (EPOLLERR). The application closes it and
 //   opens a new one once the recovered remote has announced its service again.
+// - Tracing (cores/trace.ts): write() and the completion of read() are slices (only their
+//   synchronous parts: a slice never spans a wait, other tasks of the core run meanwhile).
 
 import { J721E_PROC_NAMES, TIRC_RPROC } from '../../shared/j721e.js';
 import { RPMSG_ADDR_ANY, RPMSG_RESERVED_ADDRESSES } from '../../shared/rpmsg.js';
+import { TN_RPMSG_CHAR_READ, TN_RPMSG_CHAR_WRITE } from '../../shared/trace-ring.js';
 import { type CoreRuntime, Semaphore } from '../runtime.js';
+import { TRACE, traceBegin, traceEnd } from '../trace.js';
 import { EAGAIN, EINVAL, ENOENT, EPIPE, errnoName } from './errno.js';
 import type { LinuxLog, LinuxRpmsgEndpoint, LinuxRpmsgHost } from './virtio-rpmsg.js';
 
@@ -181,8 +185,10 @@ class EptDev implements RpmsgCharDev {
       if (!this.isOpen || this.removed) return -EPIPE;
       const msg = this.queue.shift();
       if (msg !== undefined) {
+        if (TRACE.on) traceBegin(TN_RPMSG_CHAR_READ);
         const n = Math.min(buf.length, msg.length);
         buf.set(n === msg.length ? msg : msg.subarray(0, n));
+        if (TRACE.on) traceEnd(TN_RPMSG_CHAR_READ);
         return n;
       }
       if (this.nonblock) return -EAGAIN;
@@ -192,7 +198,11 @@ class EptDev implements RpmsgCharDev {
 
   async write(data: Uint8Array): Promise<number> {
     if (!this.isOpen || this.removed || this.ept === undefined) return -EPIPE;
-    const r = await this.host.send(this.remoteProc, this.ept.addr, this.remoteEndpt, data, this.nonblock);
+    // The send's synchronous part (taking a buffer, filling it, publishing it) is the slice.
+    if (TRACE.on) traceBegin(TN_RPMSG_CHAR_WRITE);
+    const sending = this.host.send(this.remoteProc, this.ept.addr, this.remoteEndpt, data, this.nonblock);
+    if (TRACE.on) traceEnd(TN_RPMSG_CHAR_WRITE);
+    const r = await sending;
     // The remote crashed while the send waited: the eptdev is gone.
     if (r < 0 && this.removed) return -EPIPE;
     return r < 0 ? r : data.length;

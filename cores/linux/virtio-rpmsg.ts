@@ -38,6 +38,11 @@
 // filling an sbuf and offering it on vring1, where a bit-flip fault flips one bit of a stress
 // payload and a corrupt-index fault, right after the publish, overwrites vring1's avail.idx with a
 // value far ahead. HETSOC_MUTATION=vring-publish-early offers the buffer before writing it.
+//
+// Tracing (cores/trace.ts, one constant-false branch when off): each send ("rpmsg_send": fill and
+// publish on vring1) and each received message ("rpmsg_recv_single", in the mailbox ISR) is a
+// slice; a message's flow is keyed by (vring address, running count of the device's sends /
+// receives), both counted from the device's (re)creation; each send samples vring1's free buffers.
 
 import type { Bus } from '../../shared/bus.js';
 import {
@@ -50,9 +55,13 @@ import {
 } from '../../shared/rpmsg.js';
 import { VRING_PUBLISH_EARLY } from '../../shared/mutation.js';
 import { PERTURB, PT_PUBLISH, flipPayloadBit, perturbAt, takeFault } from '../../shared/perturb.js';
+import {
+  TN_RING_REFUSED, TN_RPMSG_RECV_SINGLE, TN_RPMSG_SEND, TN_RPROC_CRASH, TN_RPROC_RECOVERED, TN_VRING_FREE,
+} from '../../shared/trace-ring.js';
 import { VRING_DESC_F_WRITE, Vring, VringDriver, VringError, vringSize } from '../../shared/vring.js';
 import type { MailboxDriver } from '../drivers/mailbox.js';
 import { type CoreRuntime, Semaphore } from '../runtime.js';
+import { TRACE, traceBegin, traceCounter, traceEnd, traceFlowIn, traceFlowOut, traceInstant, traceNow } from '../trace.js';
 import { EAGAIN, EBUSY, EINVAL, EMSGSIZE, ENODEV, EPIPE, ERESTARTSYS } from './errno.js';
 
 /** Offset of vring0 (Linux RX) from the remote's DMA region. */
@@ -209,6 +218,12 @@ class VirtprocInfo {
   rxRefused = false;
   /** vring1 was found corrupt: sends to this remote fail. */
   txRefused = false;
+  /** Tracing: messages published on vring1 / taken from vring0 since this device was created. */
+  txCount = 0;
+  rxCount = 0;
+  /** Tracing: physical addresses of vring0 (receive) and vring1 (send), the flow channels. */
+  readonly rxChannel: number;
+  readonly txChannel: number;
 
   constructor(
     readonly cfg: LinuxRemoteConfig,
@@ -229,6 +244,8 @@ class VirtprocInfo {
   ) {
     this.bufBase = cfg.dmaBase + LINUX_VRING0_OFFSET + LINUX_BUFS_OFFSET;
     this.half = numBufs >>> 1;
+    this.rxChannel = cfg.dmaBase + LINUX_VRING0_OFFSET;
+    this.txChannel = cfg.dmaBase + LINUX_VRING1_OFFSET;
   }
 }
 
@@ -407,6 +424,7 @@ export class LinuxRpmsgHost {
     const r = vrp.cfg;
     vrp.stats.crashes++;
     this.stats.crashes++;
+    if (TRACE.on) traceInstant(TN_RPROC_CRASH, r.procId);
     this.log.warn(`remoteproc ${r.name} (proc ${r.procId}): crashed (RP_MBOX_CRASH from the remote); recovering: virtio${vrp.index}, ` +
       `its ${vrp.channels.length} channel(s) and their rpmsg devices are removed`);
     this.removeVdev(vrp);
@@ -464,6 +482,7 @@ export class LinuxRpmsgHost {
     if (!vrp || vrp === old) return; // probeRemote logged why
     vrp.stats.recoveries++;
     this.stats.recoveries++;
+    if (TRACE.on) traceInstant(TN_RPROC_RECOVERED, r.procId);
     this.log.info(`${what}: recovered: firmware reloaded, virtio${vrp.index} created again; waiting for the remote to announce its services`);
     for (const l of this.vdevListeners) l('recover', r.procId);
   }
@@ -484,6 +503,8 @@ export class LinuxRpmsgHost {
         break;
       }
       if (id < 0) break;
+      const n = vrp.rxCount++;
+      if (TRACE.on) traceFlowIn(vrp.rxChannel, n, traceBegin(TN_RPMSG_RECV_SINGLE));
       const usedLen = rx.lastLen;
       const addrHi = rvq.descAddrHi(id);
       const addr = rvq.descAddrLo(id);
@@ -493,6 +514,7 @@ export class LinuxRpmsgHost {
         this.stats.badBuffers++;
         this.anomaly(vrp, 'error', `vring0 used id ${id} points at ${addrHi !== 0 ? hex(addrHi) + ':' : ''}${hex(addr)}, ` +
           `not one of the ${vrp.half} rx buffers at ${hex(vrp.bufBase)}; element skipped`);
+        if (TRACE.on) traceEnd(TN_RPMSG_RECV_SINGLE);
         continue;
       }
       try {
@@ -500,6 +522,7 @@ export class LinuxRpmsgHost {
       } catch (err) {
         this.anomaly(vrp, 'error', `endpoint callback failed: ${err instanceof Error ? err.message : String(err)}`);
       }
+      if (TRACE.on) traceEnd(TN_RPMSG_RECV_SINGLE);
       // Give the buffer back with its full size.
       rvq.setDesc(id, addr, RPMSG_BUF_SIZE, VRING_DESC_F_WRITE, 0);
       try {
@@ -576,6 +599,7 @@ export class LinuxRpmsgHost {
     if (rx) vrp.rxRefused = true;
     else vrp.txRefused = true;
     vrp.stats.refused++;
+    if (TRACE.on) traceInstant(TN_RING_REFUSED, rx ? vrp.rxChannel : vrp.txChannel, err.value);
     this.stats.refused++;
     this.log.error(`virtio${vrp.index} (${vrp.cfg.name}): ${rx ? 'vring0' : 'vring1'} (${err.ring}) refused: bad value ${err.value}: ` +
       `${err.message}; ${rx ? 'messages from the remote are no longer read' : 'sends to the remote now fail with -EPIPE'}`);
@@ -605,10 +629,19 @@ export class LinuxRpmsgHost {
 
   /** Fill sbuf `id`, offer it on vring1, kick. 0, or -EPIPE when vring1 turns out corrupt. */
   private fill(vrp: VirtprocInfo, id: number, src: number, dst: number, data: Uint8Array): number {
+    if (!TRACE.on) return this.fillBuffer(vrp, id, src, dst, data);
+    traceBegin(TN_RPMSG_SEND);
+    const r = this.fillBuffer(vrp, id, src, dst, data);
+    traceEnd(TN_RPMSG_SEND);
+    return r;
+  }
+
+  private fillBuffer(vrp: VirtprocInfo, id: number, src: number, dst: number, data: Uint8Array): number {
     const off = (vrp.half + id) * RPMSG_BUF_SIZE;
     const len = data.length;
     const u8 = vrp.bufs;
     const at = off + RPMSG_HDR_SIZE;
+    const ts = TRACE.on ? traceNow() : 0;
     try {
       if (VRING_PUBLISH_EARLY) {
         // Planted bug: the remote may read the buffer before it is written.
@@ -632,6 +665,11 @@ export class LinuxRpmsgHost {
       if (!(err instanceof VringError)) throw err;
       this.refuse(vrp, err, false);
       return -EPIPE;
+    }
+    const n = vrp.txCount++;
+    if (TRACE.on) {
+      traceFlowOut(vrp.txChannel, n, ts);
+      traceCounter(TN_VRING_FREE, vrp.txChannel, vrp.half - vrp.lastSbuf + vrp.tx.pendingUsed(), vrp.cfg.procId, ts);
     }
     // Corrupt-index fault: a memory error hits the avail.idx just published.
     if (PERTURB.on && takeFault('corrupt-index', vrp.cfg.name)) vrp.svq.setAvailIdx(vrp.svq.availIdx() + vrp.svq.num + 7);

@@ -22,6 +22,11 @@
 // stress payload and a corrupt-index fault, right after the publish, overwrites the TX ring's
 // used.idx with a value far ahead. HETSOC_MUTATION=vring-publish-early publishes before the buffer
 // is written (a planted bug). With nothing installed each costs one constant-false branch.
+//
+// Tracing (cores/trace.ts, one constant-false branch when off): RPMessage_send, the completion of
+// RPMessage_recv/recvNb and the delivery of each received message ("RPMessage rx", in the mailbox
+// ISR) are slices; a message's flow goes from its send to its delivery, keyed by (vring address,
+// running count of the link's sends / receives); each send samples the TX ring's free buffers.
 
 import type { Logger } from 'pino';
 import type { Bus } from '../../shared/bus.js';
@@ -34,10 +39,14 @@ import {
   readNsName, writeHeader, writeNsMsg,
 } from '../../shared/rpmsg.js';
 import { ResourceTableView, TI_VDEV_STATUS_READY } from '../../shared/rsc-table.js';
+import {
+  TN_RING_REFUSED, TN_RPMESSAGE_RECV, TN_RPMESSAGE_RECVNB, TN_RPMESSAGE_RX, TN_RPMESSAGE_SEND, TN_VRING_FREE,
+} from '../../shared/trace-ring.js';
 import { Vring, VringDevice, VringDriver, VringError, VRING_DESC_F_WRITE, vringSize } from '../../shared/vring.js';
 import type { MailboxDriver } from '../drivers/mailbox.js';
 import { BufferWindow } from '../ipc/buffer-window.js';
 import { Semaphore, type CoreRuntime } from '../runtime.js';
+import { TRACE, traceBegin, traceCounter, traceEnd, traceFlowIn, traceFlowOut, traceInstant, traceNow } from '../trace.js';
 import { Endpoint } from './endpoint.js';
 import {
   IPC_CTRL_ENDPOINT_ID, IPC_EBADARGS, IPC_EFAIL, IPC_EINVALID_PARAMS, IPC_ETIMEOUT, IPC_E_UNBLOCKED,
@@ -81,6 +90,12 @@ interface Link {
   rxRefused: boolean;
   /** The TX ring was found corrupt (the peer's avail.idx): sends to the remote fail. */
   txRefused: boolean;
+  /** Tracing: physical addresses of the TX and receive rings (flow channels). */
+  txChannel: number;
+  rxChannel: number;
+  /** Messages published on the TX ring / taken from the receive ring since the link was created. */
+  txCount: number;
+  rxCount: number;
 }
 
 interface NameEntry {
@@ -281,6 +296,7 @@ export class PdkIpc {
       rxBufs: new BufferWindow(bus, l.rxBufs, IPC_VRING_SIZE, `${this.procName(remote)} tx buffers`),
       rxKick: l.rxVqId,
       attached: false, peer: this.procName(remote), rxRefused: false, txRefused: false,
+      txChannel: l.txVring, rxChannel: l.rxVring, txCount: 0, rxCount: 0,
     };
   }
 
@@ -310,6 +326,7 @@ export class PdkIpc {
         remote: procId, linux: true, tx, txBufs: bufs, txKick: v0.notifyid,
         rxLinux: new VringDevice(rxRing), rxBufs: bufs, rxKick: v1.notifyid, attached: false,
         peer: this.procName(procId), rxRefused: false, txRefused: false,
+        txChannel: v0.da, rxChannel: v1.da, txCount: 0, rxCount: 0,
       };
       return IPC_SOK;
     } catch (err) {
@@ -427,6 +444,15 @@ export class PdkIpc {
    */
   RPMessage_send(handle: RPMessage_Handle | null, dstProc: number, dstEndPt: number, srcEndPt: number,
                  data: Uint8Array, len: number = data?.length): number {
+    if (!TRACE.on) return this.rawSend(handle, dstProc, dstEndPt, srcEndPt, data, len);
+    traceBegin(TN_RPMESSAGE_SEND);
+    const r = this.rawSend(handle, dstProc, dstEndPt, srcEndPt, data, len);
+    traceEnd(TN_RPMESSAGE_SEND);
+    return r;
+  }
+
+  /** RPMessage_rawSend: the send itself (RPMessage_send wraps it in a trace slice when tracing). */
+  private rawSend(handle: RPMessage_Handle | null, dstProc: number, dstEndPt: number, srcEndPt: number, data: Uint8Array, len: number): number {
     if (handle) {
       const ep = this.endpointOf(handle);
       if (!ep) return IPC_EFAIL;
@@ -459,6 +485,7 @@ export class PdkIpc {
     }
     const u8 = link.txBufs.u8;
     const at = off + RPMSG_HDR_SIZE;
+    const ts = TRACE.on ? traceNow() : 0;
     if (VRING_PUBLISH_EARLY) {
       // Planted bug: the receiver may read the buffer before it is written.
       tx.addUsed(id, RPMSG_HDR_SIZE + len);
@@ -474,6 +501,11 @@ export class PdkIpc {
         perturbAt(PT_PUBLISH);
       }
       tx.addUsed(id, RPMSG_HDR_SIZE + len);
+    }
+    const n = link.txCount++;
+    if (TRACE.on) {
+      traceFlowOut(link.txChannel, n, ts);
+      traceCounter(TN_VRING_FREE, link.txChannel, tx.availableCount(), dstProc, ts);
     }
     // Corrupt-index fault: a memory error hits the used.idx just published.
     if (PERTURB.on && takeFault('corrupt-index', link.peer)) tx.ring.setUsedIdx(tx.ring.usedIdx() + tx.ring.num + 7);
@@ -508,7 +540,9 @@ export class PdkIpc {
         return out;
       }
     }
+    if (TRACE.on) traceBegin(TN_RPMESSAGE_RECV);
     this.take(ep, data, out);
+    if (TRACE.on) traceEnd(TN_RPMESSAGE_RECV);
     return out;
   }
 
@@ -518,7 +552,12 @@ export class PdkIpc {
     if (!ep || !(data instanceof Uint8Array)) out.status = IPC_EBADARGS;
     else if (ep.unblocked) out.status = IPC_E_UNBLOCKED;
     else if (!ep.sem.tryPend()) out.status = IPC_ETIMEOUT;
-    else this.take(ep, data, out);
+    else if (!TRACE.on) this.take(ep, data, out);
+    else {
+      traceBegin(TN_RPMESSAGE_RECVNB);
+      this.take(ep, data, out);
+      traceEnd(TN_RPMESSAGE_RECVNB);
+    }
     return out;
   }
 
@@ -618,6 +657,7 @@ export class PdkIpc {
     if (rx) link.rxRefused = true;
     else link.txRefused = true;
     this.stats.refused++;
+    if (TRACE.on) traceInstant(TN_RING_REFUSED, rx ? link.rxChannel : link.txChannel, err.value);
     this.log.error(`${rx ? 'receive' : 'TX'} ring ${err.ring} with ${this.procName(link.remote)} refused: bad value ${err.value}: ` +
       `${err.message}; ${rx ? `messages from ${this.procName(link.remote)} on it are no longer read` : `sends to ${this.procName(link.remote)} now fail`}`);
   }
@@ -631,7 +671,13 @@ export class PdkIpc {
 
   private drainRtos(link: Link, rx: VringDriver): void {
     for (let id = rx.getUsed(); id >= 0; id = rx.getUsed()) {
-      this.deliver(link, rx.ring.descAddr(id), rx.lastLen, id);
+      const n = link.rxCount++;
+      if (!TRACE.on) this.deliver(link, rx.ring.descAddr(id), rx.lastLen, id);
+      else {
+        traceFlowIn(link.rxChannel, n, traceBegin(TN_RPMESSAGE_RX));
+        this.deliver(link, rx.ring.descAddr(id), rx.lastLen, id);
+        traceEnd(TN_RPMESSAGE_RX);
+      }
       rx.addAvail(id);
     }
   }
@@ -639,7 +685,13 @@ export class PdkIpc {
   private drainLinux(link: Link, rx: VringDevice): void {
     let any = false;
     for (let id = rx.getAvail(); id >= 0; id = rx.getAvail()) {
-      this.deliver(link, rx.ring.descAddr(id), rx.ring.descLen(id), id);
+      const n = link.rxCount++;
+      if (!TRACE.on) this.deliver(link, rx.ring.descAddr(id), rx.ring.descLen(id), id);
+      else {
+        traceFlowIn(link.rxChannel, n, traceBegin(TN_RPMESSAGE_RX));
+        this.deliver(link, rx.ring.descAddr(id), rx.ring.descLen(id), id);
+        traceEnd(TN_RPMESSAGE_RX);
+      }
       rx.addUsed(id, RPMSG_BUF_SIZE);
       any = true;
     }

@@ -18,15 +18,21 @@
 // hit the payload, PT_PUBLISH may delay the sender, and a corrupt-index fault replaces the block
 // index in the control message with one outside the peer's RX blocks. The peer refuses it; the
 // protocol has no recovery, so those blocks stay sent forever: status().tx.stranded counts them.
+//
+// Tracing (cores/trace.ts): each allocation attempt of ipc_service_get_tx_buffer and each run of
+// the endpoint-bound work is a slice; every allocation and release samples the free TX blocks.
+// Messages (MSG_DATA, releases, bound messages) are ICMsg packets: their flows come from ICMsg.
 
 import {
   ICBMSG_CONTROL_MSG_LEN, ICBMSG_EPT_ADDR_INVALID, ICBMSG_MAX_BLOCKS, ICBMSG_MSG_BOUND, ICBMSG_MSG_DATA, ICBMSG_MSG_RELEASE_BOUND,
   ICBMSG_MSG_RELEASE_DATA,
 } from '../../shared/icbmsg-layout.js';
 import { PERTURB, PT_PUBLISH, flipPayloadBit, mix32, perturbAt, takeFault } from '../../shared/perturb.js';
+import { TN_GET_TX_BUFFER, TN_ICBMSG_BOUND_WORK, TN_ICBMSG_FREE_BLOCKS } from '../../shared/trace-ring.js';
 import { EAGAIN, EALREADY, EBUSY, EINVAL, ENOMEM, ENXIO } from '../../shared/zephyr-errno.js';
 import type { CoreRuntime } from '../runtime.js';
 import { Semaphore } from '../runtime.js';
+import { TRACE, traceBegin, traceCounter, traceEnd, traceLabel } from '../trace.js';
 import type { IpcBackend, IpcEptCfg, TxBufferRequest } from './backend.js';
 import type { Icmsg } from './icmsg.js';
 import {
@@ -74,6 +80,8 @@ export interface IcbmsgBackendOptions {
   boundWorkq: WorkQueue;
   /** CONFIG_IPC_SERVICE_BACKEND_ICBMSG_NUM_EP (1..254). */
   numEndpoints: number;
+  /** Tracing: the TX region's address (key of the free-blocks counter). */
+  txAddr?: number;
 }
 
 const utf8 = new TextEncoder();
@@ -103,6 +111,9 @@ export class IcbmsgBackend implements IpcBackend {
   private boundNeedsBlocks = false;
   /** corruptIndexSent: MSG_DATA sent with a corrupted block index (stress corrupt-index fault). */
   private readonly counters = { rejected: 0, lastRejected: '', icmsgErrors: 0, corruptIndexSent: 0 };
+  /** Tracing: counter key and label of the free-blocks counter. */
+  private readonly traceKey: number;
+  private readonly traceLabel: number;
 
   constructor(opts: IcbmsgBackendOptions) {
     this.name = opts.name;
@@ -122,6 +133,8 @@ export class IcbmsgBackend implements IpcBackend {
     this.blockWaitSem = new Semaphore(opts.rt, `icbmsg ${opts.name} block_wait_sem`);
     this.boundWorkq = opts.boundWorkq;
     this.boundWork = new Work(`icbmsg ${opts.name} ep bound`, () => this.boundProcess());
+    this.traceKey = opts.txAddr ?? 0;
+    this.traceLabel = TRACE.on ? traceLabel(opts.name) : 0;
   }
 
   /** TX blocks not allocated (read-only view of the allocator, for tests and status). */
@@ -184,6 +197,13 @@ export class IcbmsgBackend implements IpcBackend {
 
   /** ept_bound_process, in the bound work queue. */
   private boundProcess(): void {
+    if (!TRACE.on) return this.boundRun();
+    traceBegin(TN_ICBMSG_BOUND_WORK);
+    this.boundRun();
+    traceEnd(TN_ICBMSG_BOUND_WORK);
+  }
+
+  private boundRun(): void {
     if (!this.controlBound) return;
     for (const e of this.epts) {
       if (e.rebound !== EPT_REBOUNDING) continue;
@@ -261,12 +281,22 @@ export class IcbmsgBackend implements IpcBackend {
     const i = this.pool.alloc(n, size === 0);
     if (i < 0) return -EAGAIN;
     this.tx.setHeaderSize(i, this.pool.span[i]! * this.tx.blockSize - 4);
+    if (TRACE.on) traceCounter(TN_ICBMSG_FREE_BLOCKS, this.traceKey, this.pool.free, this.traceLabel);
     return i;
+  }
+
+  /** One allocation attempt of get_tx_buffer (a trace slice when tracing). */
+  private tryAllocForApp(size: number): number {
+    if (!TRACE.on) return this.tryAlloc(size);
+    traceBegin(TN_GET_TX_BUFFER);
+    const r = this.tryAlloc(size);
+    traceEnd(TN_GET_TX_BUFFER);
+    return r;
   }
 
   /** alloc_tx_buffer: waits on block_wait_sem until `wait` runs out (deadline, not per wake-up). */
   private async alloc(size: number, wait: KTimeout): Promise<number> {
-    let r = this.tryAlloc(size);
+    let r = this.tryAllocForApp(size);
     if (r !== -EAGAIN) return r;
     const ms = timeoutMs(wait);
     if (ms === 0) return -ENOMEM;
@@ -276,7 +306,7 @@ export class IcbmsgBackend implements IpcBackend {
       const left = deadline - this.rt.now() / 1000;
       if (left <= 0 || !(await this.blockWaitSem.pend(left))) break;
       taken = true;
-      r = this.tryAlloc(size);
+      r = this.tryAllocForApp(size);
       if (r !== -EAGAIN) break;
     }
     // This waiter may not have used all that was freed: pass the wake-up on.
@@ -292,6 +322,7 @@ export class IcbmsgBackend implements IpcBackend {
   /** release_tx_blocks: keeps the first `keep` blocks (0: frees all) and wakes waiters. */
   private releaseTx(start: number, keep: number): void {
     if (this.pool.release(start, keep) === 0) return;
+    if (TRACE.on) traceCounter(TN_ICBMSG_FREE_BLOCKS, this.traceKey, this.pool.free, this.traceLabel);
     this.giveBlockWait();
     if (this.boundNeedsBlocks) this.boundWorkq.submit(this.boundWork);
   }

@@ -26,6 +26,12 @@
 // Stress hooks: every index ICMsg publishes after filling memory goes through Pbuf.write (the magic
 // and every message), which carries PT_PUBLISH and the bit-flip fault. txInit's reset of both
 // indexes covers no data; the handshake word is a plain atomic store with no perturbation point.
+//
+// Tracing (cores/trace.ts, one constant-false branch when off): reading a packet is a slice ("icmsg
+// rx", around the received() callback). A packet's flow is keyed by (TX region address, running
+// count of the packets written to / read from that pbuf since its last reset): the writer counts
+// from its txInit (the v1 magic is packet 0), the reader from its rxInit. Only data packets (sent
+// and read while bound) carry flow ends. Bound and unbound are instants.
 
 import {
   ICMSG_BOND_NOTIFY_REPEAT_TO_MS, ICMSG_MAGIC, ICMSG_STATE_CONNECTED_SID_DISABLED, ICMSG_STATE_CONNECTED_SID_ENABLED,
@@ -33,8 +39,10 @@ import {
   ICMSG_STATE_INITIALIZING_SID_ENABLED, ICMSG_STATE_NAMES, ICMSG_STATE_OFF, PBUF_RX_READ_BUF_SIZE, isIcmsgMagic,
 } from '../../shared/icmsg-proto.js';
 import type { Pbuf } from '../../shared/pbuf.js';
+import { TN_ICMSG_BOUND, TN_ICMSG_RX, TN_ICMSG_UNBOUND } from '../../shared/trace-ring.js';
 import { EALREADY, EBADMSG, EBUSY, EINVAL, ENODATA } from '../../shared/zephyr-errno.js';
 import type { CoreRuntime } from '../runtime.js';
+import { TRACE, traceBegin, traceEnd, traceFlowIn, traceFlowOut, traceInstant, traceNow } from '../trace.js';
 import { DelayableWork, Work, type WorkQueue } from './kernel.js';
 import type { NrfMbox } from './mbox.js';
 
@@ -70,6 +78,9 @@ export interface IcmsgConfig {
   unbound?: IcmsgUnboundMode;
   bondNotifyRepeatMs?: number;
   rxReadBufSize?: number;
+  /** Tracing: physical addresses of the TX and RX regions' pbufs (flow channels; default 0). */
+  txAddr?: number;
+  rxAddr?: number;
 }
 
 export class IcmsgError extends Error {
@@ -96,6 +107,11 @@ export class Icmsg {
    * changed, and times this core reset its TX FIFO for a new peer session.
    */
   readonly sessionStats = { unbounds: 0, discarded: 0, txResets: 0 };
+  /** Packets written to the TX pbuf since its last txInit, read from the RX pbuf since rxInit. */
+  private txCount = 0;
+  private rxCount = 0;
+  private readonly txAddr: number;
+  private readonly rxAddr: number;
 
   constructor(private readonly cfg: IcmsgConfig) {
     this.name = cfg.name;
@@ -109,6 +125,8 @@ export class Icmsg {
     this.rxViews = Array.from({ length: size + 1 }, (_, n) => this.rxBuf.subarray(0, n));
     this.work = new Work(`icmsg ${cfg.name} rx`, () => this.process());
     this.notify = new DelayableWork(cfg.rt, cfg.workq, `icmsg ${cfg.name} bond notify`, () => this.notifyProcess());
+    this.txAddr = cfg.txAddr ?? 0;
+    this.rxAddr = cfg.rxAddr ?? 0;
   }
 
   get stateName(): string {
@@ -135,6 +153,7 @@ export class Icmsg {
     this.cb = cb;
     const { rx, tx, mbox } = this.cfg;
     rx.rxInit();
+    this.rxCount = 0;
     // As coded in Zephyr: the seed is the low half of the TX word (the peer's request), and the new
     // sid must differ from the peer's ack of our previous one so the peer sees a change.
     const h = tx.handshakeRead();
@@ -158,6 +177,7 @@ export class Icmsg {
     this.cb = cb;
     const { rx, tx, mbox } = this.cfg;
     rx.rxInit();
+    this.rxCount = 0;
     this.pushMagic();
     const r = this.mboxInit();
     if (r < 0) return r;
@@ -174,11 +194,13 @@ export class Icmsg {
   private pushMagic(): void {
     const tx = this.cfg.tx;
     tx.txInit();
+    this.txCount = 0;
     const w = tx.write(ICMSG_MAGIC);
     if (w !== ICMSG_MAGIC.length) {
       this.state = ICMSG_STATE_OFF;
       throw new IcmsgError(`ICMsg ${this.name}: the TX region cannot hold the ${ICMSG_MAGIC.length}-byte bonding magic (pbuf_write returned ${w})`);
     }
+    this.txCount++;
   }
 
   /** The RX channel's callback and interrupt, set up on the first open only. 0 or an MBOX error. */
@@ -226,11 +248,14 @@ export class Icmsg {
   send(data: Uint8Array, len: number = data.length): number {
     if (this.state < ICMSG_STATE_CONNECTED_SID_DISABLED) return this.state === ICMSG_STATE_DISCONNECTED ? len : -EBUSY;
     if (len === 0) return -ENODATA;
+    const ts = TRACE.on ? traceNow() : 0;
     const w = this.cfg.tx.write(data, len);
     if (w < 0) {
       this.stats.full++;
       return w;
     }
+    const n = this.txCount++;
+    if (TRACE.on) traceFlowOut(this.txAddr, n, ts);
     if (w < len) return -EBADMSG;
     this.stats.sent++;
     const s = this.cfg.mbox.send(this.cfg.txChannel);
@@ -291,6 +316,7 @@ export class Icmsg {
       // The peer reads its RX FIFO (our TX) only once it sees this session acked, and checks its
       // peer's session after every read: resetting both indexes now races with no reader.
       tx.txInit();
+      this.txCount = 0;
       this.sessionStats.txResets++;
       this.remoteSid = remoteReq;
       rx.handshakeWrite(icmsgRxHandshake(this.localSid, this.remoteSid));
@@ -298,6 +324,7 @@ export class Icmsg {
     }
     if (localAck === this.localSid && this.remoteSid !== ICMSG_SID_DISCONNECTED) {
       this.state = ICMSG_STATE_CONNECTED_SID_ENABLED;
+      if (TRACE.on) traceInstant(TN_ICMSG_BOUND, this.txAddr);
       this.cb.bound?.();
       // The peer may have sent something already.
       rerun = true;
@@ -315,6 +342,7 @@ export class Icmsg {
     if ((this.cfg.tx.handshakeRead() & 0xFFFF) === this.remoteSid) return false;
     this.state = ICMSG_STATE_DISCONNECTED;
     this.sessionStats.unbounds++;
+    if (TRACE.on) traceInstant(TN_ICMSG_UNBOUND, this.txAddr);
     this.cb.unbound?.();
     return true;
   }
@@ -338,19 +366,39 @@ export class Icmsg {
         `ICMsg ${this.name}: a ${len}-byte message arrived but the receive buffer (CONFIG_PBUF_RX_READ_BUF_SIZE) is ${this.rxBuf.length} bytes; Zephyr asserts here`,
       );
     }
+    if (!TRACE.on) {
+      if (!this.receivePacket(rx, len, session)) return;
+    } else {
+      // The packet was seen published (read(null) above): the slice's begin stamps its arrival.
+      const ts = traceBegin(TN_ICMSG_RX);
+      const more = this.receivePacket(rx, len, session, ts);
+      traceEnd(TN_ICMSG_RX);
+      if (!more) return;
+    }
+    if (this.state !== ICMSG_STATE_OFF && this.state !== ICMSG_STATE_DISCONNECTED && rx.read(null) > 0) this.cfg.workq.submit(this.work);
+  }
+
+  /** Reads the `len`-byte packet and acts on it; false when the work must not look for more. */
+  private receivePacket(rx: Pbuf, len: number, session: boolean, ts = 0): boolean {
+    const bound = this.state >= ICMSG_STATE_CONNECTED_SID_DISABLED;
     const n = rx.read(this.rxBuf, len);
+    if (n > 0) {
+      const k = this.rxCount++;
+      if (bound && TRACE.on) traceFlowIn(this.rxAddr, k, ts);
+    }
     if (session && this.sessionLost()) {
       this.sessionStats.discarded++;
-      return;
+      return false;
     }
     if (n !== len) {
       this.cb.error?.(`ICMsg ${this.name}: pbuf_read returned ${n} for a ${len}-byte packet`);
-      return;
+      return false;
     }
     if (this.state === ICMSG_STATE_INITIALIZING_SID_DISABLED) {
       if (isIcmsgMagic(this.rxBuf, n)) {
         this.state = ICMSG_STATE_CONNECTED_SID_DISABLED;
         this.notify.cancel();
+        if (TRACE.on) traceInstant(TN_ICMSG_BOUND, this.txAddr);
         this.cb.bound?.();
         // Tell the peer, which may be waiting for our magic's signal.
         this.cfg.mbox.send(this.cfg.txChannel);
@@ -360,6 +408,6 @@ export class Icmsg {
       this.stats.received++;
       this.cb.received?.(this.rxViews[n]!, n);
     }
-    if (this.state !== ICMSG_STATE_OFF && this.state !== ICMSG_STATE_DISCONNECTED && rx.read(null) > 0) this.cfg.workq.submit(this.work);
+    return true;
   }
 }

@@ -51,7 +51,8 @@ export function createZephyrIpc(opts: { core: string; rt: CoreRuntime; bus: Bus;
       }
       const tx = pbufAt(bus, core, inst, 'tx-region', inst.txRegion.base, inst.txRegion.size, session);
       const rx = pbufAt(bus, core, inst, 'rx-region', inst.rxRegion.base, inst.rxRegion.size, session);
-      service.addInstance(inst.name, new IcmsgBackend(new Icmsg({ ...icmsgOpts, unbound: inst.unbound, tx, rx })), inst.labels);
+      const addrs = { txAddr: inst.txRegion.base, rxAddr: inst.rxRegion.base };
+      service.addInstance(inst.name, new IcmsgBackend(new Icmsg({ ...icmsgOpts, ...addrs, unbound: inst.unbound, tx, rx })), inst.labels);
       continue;
     }
     // Legacy ICBMsg opens its control ICMsg in "disable" mode whatever `unbound` says (its pbufs have
@@ -68,7 +69,8 @@ export function createZephyrIpc(opts: { core: string; rt: CoreRuntime; bus: Bus;
     const backend = new IcbmsgBackend({
       name: inst.name,
       rt,
-      icmsg: new Icmsg({ ...icmsgOpts, tx, rx }),
+      icmsg: new Icmsg({ ...icmsgOpts, tx, rx, txAddr: txL.begin, rxAddr: rxL.begin }),
+      txAddr: txL.begin,
       tx: { sab: txArea.sab, byteOffset: txArea.byteOffset, blockSize: txL.blockSize, blocks: txL.blocks },
       rx: { sab: rxArea.sab, byteOffset: rxArea.byteOffset, blockSize: rxL.blockSize, blocks: rxL.blocks },
       initiator: inst.rxRegion.base < inst.txRegion.base,

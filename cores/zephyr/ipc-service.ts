@@ -2,8 +2,12 @@
 // one front for every backend, instances looked up by devicetree node name. The service layer does
 // the argument checks and hook lookups (-EINVAL, -ENOENT, -EIO) and leaves the rest to the backend.
 // It also counts what each endpoint sent and received, for the run report.
+// Tracing (cores/trace.ts): ipc_service_send, _send_nocopy, _release_rx_buffer and the dispatch of
+// an endpoint's received() callback are slices.
 
+import { TN_IPC_SERVICE_SEND, TN_RECEIVED, TN_RELEASE_RX_BUFFER, TN_SEND_NOCOPY } from '../../shared/trace-ring.js';
 import { EINVAL, EIO, ENOENT } from '../../shared/zephyr-errno.js';
+import { TRACE, traceBegin, traceEnd } from '../trace.js';
 import type { IpcBackend, IpcDevice, IpcEpt, IpcEptCfg, TxBufferRequest } from './backend.js';
 import type { KTimeout } from './kernel.js';
 
@@ -117,7 +121,12 @@ export class IpcService {
           stats.lastReceiveUs = t;
           stats.received++;
           stats.bytesReceived += len;
-          user.received?.(data, len, priv);
+          if (!TRACE.on) user.received?.(data, len, priv);
+          else {
+            traceBegin(TN_RECEIVED);
+            user.received?.(data, len, priv);
+            traceEnd(TN_RECEIVED);
+          }
         },
         error: (msg, priv) => user.error?.(msg, priv),
       },
@@ -169,7 +178,9 @@ export class IpcService {
     if (!(data instanceof Uint8Array)) return -EINVAL;
     const n = len ?? data.length;
     if (!(Number.isInteger(n) && n >= 0 && n <= data.length)) return -EINVAL;
+    if (TRACE.on) traceBegin(TN_IPC_SERVICE_SEND);
     const r = l.i.backend.send(l.token, data, n);
+    if (TRACE.on) traceEnd(TN_IPC_SERVICE_SEND);
     this.countSend(l.stats, r);
     return r;
   }
@@ -202,7 +213,9 @@ export class IpcService {
     if (!data) return -EINVAL;
     const b = l.i.backend;
     if (!b.get_tx_buffer || !b.send_nocopy) return -EIO;
+    if (TRACE.on) traceBegin(TN_SEND_NOCOPY);
     const r = b.send_nocopy(l.token, data, len);
+    if (TRACE.on) traceEnd(TN_SEND_NOCOPY);
     this.countSend(l.stats, r);
     return r;
   }
@@ -220,7 +233,12 @@ export class IpcService {
     if (typeof l === 'number') return l;
     if (!data) return -EINVAL;
     const b = l.i.backend;
-    return b.hold_rx_buffer && b.release_rx_buffer ? b.release_rx_buffer(l.token, data) : -EIO;
+    if (!b.hold_rx_buffer || !b.release_rx_buffer) return -EIO;
+    if (!TRACE.on) return b.release_rx_buffer(l.token, data);
+    traceBegin(TN_RELEASE_RX_BUFFER);
+    const r = b.release_rx_buffer(l.token, data);
+    traceEnd(TN_RELEASE_RX_BUFFER);
+    return r;
   }
 
   /** Backend state per instance, for status(). */

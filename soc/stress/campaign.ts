@@ -55,6 +55,8 @@ export interface CampaignOptions {
   mutation?: string;
   shard?: { index: number; count: number };
   logLevel?: string;
+  /** Trace the run of one seed into a Chrome/Perfetto JSON file (`--trace-seed N FILE`). */
+  trace?: { seed: number; path: string };
   onProgress?: (p: Progress) => void;
 }
 
@@ -157,6 +159,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignDocume
       const input: StressTaskInput = {
         profile: profileArg, seed, durationMs: opts.durationMs, faults: opts.faults, faultsSpec, firewall: opts.firewall,
         ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+        ...(opts.trace?.seed === seed ? { trace: opts.trace.path } : {}),
       };
       let r: RunResult;
       try {

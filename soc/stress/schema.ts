@@ -4,6 +4,7 @@
 
 import type { Platform } from '../../cores/boot.js';
 import type { HookFault } from '../../shared/perturb.js';
+import type { TraceSummary } from '../trace.js';
 
 /** Fault kinds, in the order `--faults` lists them. */
 export const FAULT_KINDS = [
@@ -239,6 +240,8 @@ export interface RunResult {
   invariantsChecked: number;
   failures: Failure[];
   wallMs: number;
+  /** The run was traced (`--trace-seed`): what its trace file holds. */
+  trace?: TraceSummary;
 }
 
 export interface CampaignReport {

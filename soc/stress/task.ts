@@ -33,6 +33,8 @@ export interface StressTaskInput {
   firewall: boolean;
   /** Cores' log level; when given, their log lines also go to stderr (tagged with the seed). */
   logLevel?: string;
+  /** Trace this run (`--trace-seed`): the Chrome/Perfetto JSON file to write (soc/trace.ts). */
+  trace?: string;
 }
 
 /** Stress firmware per (platform, OS), relative to the project root. */
@@ -199,8 +201,16 @@ function withHostResets(faults: FaultOutcome[], plan: StressPlan, fired: Map<num
 
 const describe = (err: unknown): string => (err instanceof Error ? err.stack ?? err.message : String(err));
 
-/** Runs one seed on a fresh SoC; never throws. */
+/** Runs one seed on a fresh SoC; never throws. A traced run's result carries its trace summary. */
 export default async function run(input: StressTaskInput): Promise<RunResult> {
+  const made: { soc?: Soc } = {};
+  const r = await runSeed(input, made);
+  // The SoC is shut down by now, so its trace file is complete.
+  const trace = made.soc?.traceSummary;
+  return trace ? { ...r, trace } : r;
+}
+
+async function runSeed(input: StressTaskInput, made: { soc?: Soc }): Promise<RunResult> {
   const started = performance.now();
   const replay = replayCommand({
     profile: input.profile, seed: input.seed, durationMs: input.durationMs, faults: input.faultsSpec ?? faultsArg(input.faults),
@@ -232,11 +242,12 @@ export default async function run(input: StressTaskInput): Promise<RunResult> {
   try {
     // t0 = the run's start (the cores apply it to their hooks when they start running).
     soc = await Soc.create(profile, {
-      sink, firewall: plan.firewall, firmware,
+      sink, firewall: plan.firewall, firmware, ...(input.trace ? { trace: { path: input.trace } } : {}),
       perturb: (i, incarnation) => ({
         seed: input.seed, core: i, t0: 0, points: plan.perturb, faults: hookFaultsFor(plan, profile.cores[i]!.name, incarnation),
       }),
     });
+    made.soc = soc;
     const t0 = now();
     const hostFired = injectSpuriousIrqs(plan, soc, t0, timers);
     const resets = injectResets(plan, soc, t0, timers);

@@ -82,7 +82,7 @@ export interface SimSoc {
 export function buildSoc(names: readonly string[], hostCpus = 2): SimSoc {
   const image = buildImage(j7, hostCpus);
   const control = new CoreControl(image.controlSab, image.controlLayout.coreControl, image.cores.length);
-  const irq = new InterruptController(image.controlSab, image.controlLayout.irq, image.cores.length);
+  const irq = new InterruptController(image.controlSab, image.controlLayout.irq, image.cores.length, control);
 
   const cores: Record<string, SimCore> = {};
   for (const name of names) {

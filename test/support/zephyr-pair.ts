@@ -65,7 +65,7 @@ export function buildZephyrPair(appInstances: ZephyrIpcInstanceImage[], kconfig:
     cpunet: coreImage(appInstances.map(swapped), kconfig),
   });
   const control = new CoreControl(image.controlSab, image.controlLayout.coreControl, image.cores.length);
-  const irq = new InterruptController(image.controlSab, image.controlLayout.irq, image.cores.length);
+  const irq = new InterruptController(image.controlSab, image.controlLayout.irq, image.cores.length, control);
   const make = (index: number): ZCore => {
     const info = image.cores[index]!;
     const rt = new CoreRuntime({ index, name: info.name, irq, control });

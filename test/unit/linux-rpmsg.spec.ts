@@ -65,7 +65,7 @@ function rig(opts: { table?: boolean } = {}): Rig {
     if (to) irq.raise(to.core, to.line);
   });
   const rt = new CoreRuntime({ index: 0, name: 'mpu1_0', irq, control });
-  rt.spinBudget = 0;
+  rt.spinBudgetUs = 0;
   const mailbox = new MailboxDriver(rt, bank, txwait, {
     rxLines: routing.rxLines[IPC_MPU1_0]!,
     rxQueue: J721E_RX_QUEUE[IPC_MPU1_0]!,
