@@ -352,7 +352,7 @@ async function boot(opts: BenchOptions): Promise<BenchResult[]> {
   }
   return [timeResult(R.boot, 'ms', samples,
     'Soc.create (firmware bundled, 10 workers) + run until every RTOS core found every other one and Linux ' +
-    'opened rpmsg_chrdev of each (Linux boots 300 ms late)')];
+    'opened rpmsg_chrdev of each (Linux boots 50 ms late, bootDelayMs)')];
 }
 
 // ---- 7. idle ----------------------------------------------------------------------------------------

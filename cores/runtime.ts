@@ -176,13 +176,14 @@ export class CoreRuntime {
     const sliceMs = MACROTASK_SLICE_US / 1000;
     control.addAwake(1);
     let sliceStart = performance.now();
+    let dispatches = 0;
     try {
       while (!this.stopped) {
         const seen = Atomics.load(words, wake);
         if (this.dispatch()) {
           // The tasks the ISRs made ready run in the microtasks of this await.
           await null;
-          if (performance.now() - sliceStart >= sliceMs) {
+          if (++dispatches % CLOCK_EVERY === 0 && performance.now() - sliceStart >= sliceMs) {
             await immediate();
             sliceStart = performance.now();
           }
@@ -194,8 +195,9 @@ export class CoreRuntime {
           else this.pollBackoffUntil = 0;
         }
         if (polled) {
-          let last = performance.now();
-          const deadline = last + this.spinBudgetUs / 1000;
+          // The clock is read every CLOCK_EVERY polls only; the budget counts from the first read.
+          let last = 0;
+          let deadline = Infinity;
           let hit = false;
           for (let i = 1; ; i++) {
             if (Atomics.load(words, wake) !== seen) {
@@ -205,6 +207,10 @@ export class CoreRuntime {
             await null;
             if (i % CLOCK_EVERY === 0) {
               const t = performance.now();
+              if (last === 0) {
+                last = t;
+                deadline = t + this.spinBudgetUs / 1000;
+              }
               if (t - last > PREEMPTED_MS) {
                 stats.preempted++;
                 this.pollBackoffUntil = t + POLL_BACKOFF_MS;

@@ -12,7 +12,7 @@ export const j7: SocProfile = {
   platform: 'j721e',
   description: 'TI J721E: A72 Linux + 6x R5F, 2x C66x, 1x C7x RTOS; RPMsg over VRINGs and mailboxes, echo test',
   cores: [
-    { name: 'mpu1_0', kind: 'a72', os: 'linux', procId: 0, firmware: LINUX_ECHO, bootDelayMs: 300 },
+    { name: 'mpu1_0', kind: 'a72', os: 'linux', procId: 0, firmware: LINUX_ECHO, bootDelayMs: 50 },
     { name: 'mcu1_0', kind: 'r5f', os: 'rtos', procId: 1, firmware: RTOS_ECHO },
     { name: 'mcu1_1', kind: 'r5f', os: 'rtos', procId: 2, firmware: RTOS_ECHO },
     { name: 'mcu2_0', kind: 'r5f', os: 'rtos', procId: 3, firmware: RTOS_ECHO },
