@@ -115,6 +115,70 @@ export function writeHeader(
   wr16(view, off + RPMSG_HDR_FLAGS_OFF, flags);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Header access for per-message paths over one area of message buffers (e.g. the 256 x 512 bytes
+ * behind a vring), built once per area: no allocation, and 32-bit word accesses when the area and
+ * the header are 4-byte aligned on a little-endian host. Any other case (and every bad field or
+ * offset) goes to writeHeader / hdrSrc / hdrDst / hdrLen on `area`: results and errors are theirs.
+ */
+export class RpmsgBufView {
+  /** The view the area was given as (fallback of every access). */
+  readonly area: ByteView;
+  /** The area by 32-bit word (word i = bytes 4i..4i+3), or undefined if unaligned or big-endian. */
+  readonly words: Int32Array | undefined;
+  readonly byteLength: number;
+
+  constructor(area: ByteView) {
+    const { buffer, byteOffset, byteLength } = area;
+    this.area = area;
+    this.byteLength = byteLength;
+    this.words = LITTLE_ENDIAN && (byteOffset & 3) === 0 ? new Int32Array(buffer, byteOffset, byteLength >>> 2) : undefined;
+  }
+
+  /** Word index of the header at `off` if it can be accessed by word, else -1. */
+  private wordAt(off: number): number {
+    // (off >>> 0) === off: an integer in 0..2^32-1.
+    return this.words !== undefined && (off & 3) === 0 && (off >>> 0) === off && off + RPMSG_HDR_SIZE <= this.byteLength
+      ? off >>> 2 : -1;
+  }
+
+  /** writeHeader(area, off, ...): throws the same RangeError on an out-of-range field or offset. */
+  writeHeader(off: number, src: number, dst: number, reserved: number, len: number, flags: number): void {
+    const w = this.wordAt(off);
+    // (x >>> 0) === x: x is a u32; (x & 0xffff) === x: x is a u16.
+    if (w < 0 || (src >>> 0) !== src || (dst >>> 0) !== dst || (reserved >>> 0) !== reserved ||
+        (len & 0xffff) !== len || (flags & 0xffff) !== flags) {
+      writeHeader(this.area, off, src, dst, reserved, len, flags);
+      return;
+    }
+    const words = this.words!;
+    words[w + (RPMSG_HDR_SRC_OFF >>> 2)] = src;
+    words[w + (RPMSG_HDR_DST_OFF >>> 2)] = dst;
+    words[w + (RPMSG_HDR_RESERVED_OFF >>> 2)] = reserved;
+    words[w + (RPMSG_HDR_LEN_OFF >>> 2)] = len | (flags << 16); // len u16 @12, flags u16 @14
+  }
+
+  /** hdrSrc(area, off). */
+  src(off: number): number {
+    const w = this.wordAt(off);
+    return w < 0 ? hdrSrc(this.area, off) : this.words![w + (RPMSG_HDR_SRC_OFF >>> 2)]! >>> 0;
+  }
+
+  /** hdrDst(area, off). */
+  dst(off: number): number {
+    const w = this.wordAt(off);
+    return w < 0 ? hdrDst(this.area, off) : this.words![w + (RPMSG_HDR_DST_OFF >>> 2)]! >>> 0;
+  }
+
+  /** hdrLen(area, off). */
+  len(off: number): number {
+    const w = this.wordAt(off);
+    return w < 0 ? hdrLen(this.area, off) : this.words![w + (RPMSG_HDR_LEN_OFF >>> 2)]! & 0xffff;
+  }
+}
+
 /** Header `src` (u32) of the message at `off`. */
 export function hdrSrc(view: ByteView, off: number): number {
   return rd32(view, off + RPMSG_HDR_SRC_OFF);

@@ -16,6 +16,9 @@
 // Memory ordering: avail.idx and used.idx are free-running u16 counters; the owner publishes with
 // Atomics.store AFTER writing the ring slot / descriptor it covers, the peer reads with Atomics.load
 // BEFORE reading the slot. The flags and event words are also accessed with Atomics.
+// A side reading back the index it writes itself (the device's used.idx, the driver's avail.idx),
+// or a peer index it has already read with Atomics.load, uses a plain read (`*Relaxed`): it sees
+// that value or a later one, without a fence.
 
 /** Size of one descriptor table entry in bytes. */
 export const VRING_DESC_SIZE = 16;
@@ -245,6 +248,15 @@ export class Vring {
     return this.u32[(i * VRING_DESC_SIZE) >>> 2];
   }
 
+  /**
+   * @internal Low 32 bits of desc[i].addr as an int32 (`| 0`): stays a small integer in compiled code,
+   * where an address of 2^31 or more would be a heap number.
+   */
+  descAddrLo32(i: number): number {
+    this.checkDesc(i);
+    return this.u32[(i * VRING_DESC_SIZE) >>> 2]! | 0;
+  }
+
   /** High 32 bits of desc[i].addr (0 for TI's u32 addresses). */
   descAddrHi(i: number): number {
     this.checkDesc(i);
@@ -274,6 +286,12 @@ export class Vring {
    * `len` a u32, `flags` and `next` u16.
    */
   setDesc(i: number, addr: number, len: number, flags: number, next: number): void {
+    // Common case, one test: a valid index, a 32-bit address, a u32 length, u16 flags and next.
+    if ((i >>> 0) === i && i < this.num && (addr >>> 0) === addr && (len >>> 0) === len &&
+        (flags & U16_MASK) === flags && (next & U16_MASK) === next) {
+      this.writeDesc(i, addr | 0, 0, len, flags, next);
+      return;
+    }
     this.checkDesc(i);
     if (!Number.isSafeInteger(addr) || addr < 0) {
       throw new RangeError(`${this.name}: desc[${i}].addr ${addr} must be an integer in 0..2^53-1`);
@@ -287,9 +305,24 @@ export class Vring {
     if (!Number.isInteger(next) || next < 0 || next > U16_MASK) {
       throw new RangeError(`${this.name}: desc[${i}].next ${next} must be a u16`);
     }
+    this.writeDesc(i, addr % TWO_POW_32, Math.floor(addr / TWO_POW_32), len, flags, next);
+  }
+
+  /**
+   * @internal setDesc(i, addr, len, flags, next) for an address below 2^32 given as its int32 bit
+   * pattern (`addr | 0`, which stays a small integer in compiled code). `len` a u32, `flags` and
+   * `next` u16, as setDesc requires: only `i` is checked.
+   */
+  setDescLo32(i: number, addrLo32: number, len: number, flags: number, next: number): void {
+    this.checkDesc(i);
+    this.writeDesc(i, addrLo32, 0, len, flags, next);
+  }
+
+  /** Writes desc[i] (checked by the caller); `lo` may be a u32 or its int32 bit pattern. */
+  private writeDesc(i: number, lo: number, hi: number, len: number, flags: number, next: number): void {
     const w = (i * VRING_DESC_SIZE) >>> 2;
-    this.u32[w] = addr % TWO_POW_32;
-    this.u32[w + 1] = Math.floor(addr / TWO_POW_32);
+    this.u32[w] = lo;
+    this.u32[w + 1] = hi;
     this.u32[w + 2] = len;
     const h = (i * VRING_DESC_SIZE + VRING_DESC_FLAGS_OFF) >>> 1;
     this.u16[h] = flags;
@@ -405,6 +438,28 @@ export class Vring {
     return idx & this.mask;
   }
 
+  /** @internal avail.idx by a plain read (see the file header: the driver reading back its own index). */
+  availIdxRelaxed(): number {
+    return this.u16[this.iAvailIdx]!;
+  }
+
+  /** @internal used.idx by a plain read (see the file header: the device reading back its own index). */
+  usedIdxRelaxed(): number {
+    return this.u16[this.iUsedIdx]!;
+  }
+
+  /** @internal raw avail.ring write without range check (slot already masked). */
+  rawSetAvailRing(slot: number, id: number): void {
+    this.u16[this.iAvailRing + slot] = id;
+  }
+
+  /** @internal raw used element write without range check (slot already masked). */
+  rawSetUsedElem(slot: number, id: number, len: number): void {
+    const w = this.iUsedRing32 + slot * 2;
+    this.u32[w] = id;
+    this.u32[w + 1] = len;
+  }
+
   /** @internal raw avail.ring read without range check (slot already masked). */
   rawAvailRing(slot: number): number {
     return this.u16[this.iAvailRing + slot];
@@ -446,7 +501,7 @@ export class VringDriver {
     if (!(id >= 0 && id < r.num && Number.isInteger(id))) {
       throw new VringError(`${r.name}: addAvail id ${id} out of range 0..${r.num - 1}`, r.name, -1, id);
     }
-    const idx = r.availIdx();
+    const idx = r.availIdxRelaxed();
     if (((idx - r.usedIdx()) & U16_MASK) >= r.num) {
       throw new VringError(
         `${r.name}: avail ring full (avail.idx ${idx}, used.idx ${r.usedIdx()}, num ${r.num})`,
@@ -455,7 +510,7 @@ export class VringDriver {
         idx,
       );
     }
-    r.setAvailRing(r.slotOf(idx), id);
+    r.rawSetAvailRing(r.slotOf(idx), id);
     r.setAvailIdx(idx + 1);
   }
 
@@ -563,11 +618,12 @@ export class VringDevice {
     if (!(id >= 0 && id < r.num && Number.isInteger(id))) {
       throw new VringError(`${r.name}: addUsed id ${id} out of range 0..${r.num - 1}`, r.name, -1, id);
     }
-    if (!Number.isInteger(len) || len < 0 || len > 0xffffffff) {
+    // (len >>> 0) === len: len is an integer in 0..2^32-1.
+    if ((len >>> 0) !== len) {
       throw new RangeError(`${r.name}: addUsed len ${len} must be a u32`);
     }
-    const idx = r.usedIdx();
-    r.setUsedElem(r.slotOf(idx), id, len);
+    const idx = r.usedIdxRelaxed();
+    r.rawSetUsedElem(r.slotOf(idx), id, len);
     r.setUsedIdx(idx + 1);
   }
 

@@ -213,8 +213,10 @@ export class MailboxDriver {
 
   private isr(cluster: number, user: number): void {
     const status = this.bank.irqStatus(cluster, user);
-    if (status === 0) return;
-    for (let fifo = 0; fifo < MAILBOX_FIFOS; fifo++) {
+    // Visits only the FIFOs with a status bit set, lowest FIFO first (as a scan of 0..15 would).
+    for (let rest = status | 0; rest !== 0;) {
+      const fifo = (31 - Math.clz32(rest & -rest)) >>> 1;
+      rest &= ~(3 << (2 * fifo));
       const nm = newMsgBit(fifo);
       if (status & nm) {
         const handler = this.handlers[cluster * MAILBOX_FIFOS + fifo];

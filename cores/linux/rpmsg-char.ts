@@ -16,7 +16,7 @@
 //   synchronous parts: a slice never spans a wait, other tasks of the core run meanwhile).
 
 import { J721E_PROC_NAMES, TIRC_RPROC } from '../../shared/j721e.js';
-import { RPMSG_ADDR_ANY, RPMSG_RESERVED_ADDRESSES } from '../../shared/rpmsg.js';
+import { RPMSG_ADDR_ANY, RPMSG_MAX_PAYLOAD, RPMSG_RESERVED_ADDRESSES } from '../../shared/rpmsg.js';
 import { TN_RPMSG_CHAR_READ, TN_RPMSG_CHAR_WRITE } from '../../shared/trace-ring.js';
 import { type CoreRuntime, Semaphore } from '../runtime.js';
 import { TRACE, traceBegin, traceEnd } from '../trace.js';
@@ -93,36 +93,137 @@ export interface TiRpmsgChar {
   openDevices(): RpmsgCharDev[];
 }
 
-/** FIFO of copied messages (the eptdev skb queue), no allocation per push once grown. */
+/** Slot size of MsgQueue: the largest virtio rpmsg payload. */
+const MSG_SLOT_SIZE = RPMSG_MAX_PAYLOAD;
+/** MsgQueue keeps at most this many slots once it has emptied (a flood's slots are let go). */
+const MSG_SLOTS_KEPT = 64;
+
+/**
+ * FIFO of copied messages (the eptdev skb queue, no length cap). Payloads are copied into reused
+ * slots of MSG_SLOT_SIZE bytes (a longer one gets a slot of its own size): no allocation per message
+ * once grown. Copies go a 32-bit word at a time when source and slot allow it.
+ */
 class MsgQueue {
-  private items: (Uint8Array | undefined)[] = [];
+  private slots: Uint8Array[] = [];
+  /** slots[i] by 32-bit word. */
+  private slotWords: Int32Array[] = [];
+  /** views[i]: the last view of slots[i] a read copied from (reused while its length fits). */
+  private views: (Uint8Array | undefined)[] = [];
+  private lens: number[] = [];
   private head = 0;
+  private count = 0;
+  /** The last source array pushed from, and its words (undefined when it cannot be read by word). */
+  private src: Uint8Array | undefined;
+  private srcWords: Int32Array | undefined;
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.count;
   }
 
-  push(m: Uint8Array): void {
-    this.items.push(m);
-  }
-
-  shift(): Uint8Array | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const m = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
+  /** Queues a copy of data[off, off + len) (what data.slice(off, off + len) holds). */
+  push(data: Uint8Array, off: number, len: number): void {
+    if ((off >>> 0) !== off || (len >>> 0) !== len || off + len > data.length) {
+      // Not a range inside data: take what slice makes of it.
+      data = data.slice(off, off + len);
+      off = 0;
+      len = data.length;
     }
-    return m;
+    if (this.count === this.slots.length) this.grow();
+    const i = (this.head + this.count) % this.slots.length;
+    let slot = this.slots[i]!;
+    if (len > slot.length) {
+      slot = new Uint8Array(len);
+      this.slots[i] = slot;
+      this.slotWords[i] = new Int32Array(slot.buffer, 0, len >>> 2);
+      this.views[i] = undefined;
+    }
+    let k = 0;
+    if (data !== this.src) this.setSource(data);
+    const from = this.srcWords;
+    if (from !== undefined && (off & 3) === 0) {
+      const to = this.slotWords[i]!;
+      const words = len >>> 2;
+      for (let w = 0, s = off >>> 2; w < words; w++) to[w] = from[s + w]!;
+      k = words << 2;
+    }
+    for (; k < len; k++) slot[k] = data[off + k]!;
+    this.lens[i] = len;
+    this.count++;
+  }
+
+  /**
+   * Moves the oldest message out: copies min(buf.length, its length) bytes into `buf` (the rest is
+   * discarded) and returns that count; -1 when the queue is empty.
+   */
+  shiftInto(buf: Uint8Array): number {
+    if (this.count === 0) return -1;
+    const i = this.head;
+    const n = Math.min(buf.length, this.lens[i]!);
+    let view = this.views[i];
+    if (view === undefined || view.length !== n) {
+      view = this.slots[i]!.subarray(0, n);
+      this.views[i] = view;
+    }
+    // Dropped before the copy (as the skb is dequeued before copy_to_user).
+    this.head = (i + 1) % this.slots.length;
+    if (--this.count === 0) {
+      this.head = 0;
+      if (this.slots.length > MSG_SLOTS_KEPT) this.trim(MSG_SLOTS_KEPT);
+    }
+    buf.set(view);
+    return n;
   }
 
   clear(): void {
-    this.items = [];
     this.head = 0;
+    this.count = 0;
+    this.trim(0);
+    this.src = undefined;
+    this.srcWords = undefined;
+  }
+
+  private setSource(data: Uint8Array): void {
+    const b = data.buffer as ArrayBufferLike & { resizable?: boolean; growable?: boolean };
+    this.src = data;
+    // A view of a resizable buffer can shrink: such a source is read byte by byte.
+    this.srcWords = (data.byteOffset & 3) === 0 && b.resizable !== true && b.growable !== true
+      ? new Int32Array(b, data.byteOffset, data.length >>> 2) : undefined;
+  }
+
+  /** Doubles the slots (at least 4), keeping the queued messages in order from slot 0. */
+  private grow(): void {
+    const cap = this.slots.length;
+    const slots: Uint8Array[] = [];
+    const slotWords: Int32Array[] = [];
+    const views: (Uint8Array | undefined)[] = [];
+    const lens: number[] = [];
+    for (let k = 0; k < cap; k++) {
+      const j = (this.head + k) % cap;
+      slots.push(this.slots[j]!);
+      slotWords.push(this.slotWords[j]!);
+      views.push(this.views[j]);
+      lens.push(this.lens[j]!);
+    }
+    for (let k = cap, n = Math.max(4, 2 * cap); k < n; k++) {
+      const slot = new Uint8Array(MSG_SLOT_SIZE);
+      slots.push(slot);
+      slotWords.push(new Int32Array(slot.buffer));
+      views.push(undefined);
+      lens.push(0);
+    }
+    this.slots = slots;
+    this.slotWords = slotWords;
+    this.views = views;
+    this.lens = lens;
+    this.head = 0;
+  }
+
+  /** Keeps only the first `n` slots (the queue is empty). */
+  private trim(n: number): void {
+    this.slots.length = Math.min(this.slots.length, n);
+    this.slotWords.length = this.slots.length;
+    this.views.length = this.slots.length;
+    this.lens.length = this.slots.length;
   }
 }
 
@@ -135,6 +236,12 @@ class EptDev implements RpmsgCharDev {
   readonly readq: Semaphore;
   /** Semaphores of select() calls waiting on this device. */
   readonly selectors = new Set<Semaphore>();
+  /**
+   * The semaphore of a select() on this device alone, kept for the next one (a select leaves it with
+   * no count and no waiter, as new); `selectSemBusy` while a select uses it.
+   */
+  selectSem: Semaphore | undefined;
+  selectSemBusy = false;
   readonly nonblock: boolean;
 
   constructor(
@@ -167,7 +274,7 @@ class EptDev implements RpmsgCharDev {
   /** rpmsg_ept_cb, ISR context: queue a copy, wake one reader and every select. */
   onMessage(data: Uint8Array, off: number, len: number): void {
     if (!this.isOpen) return;
-    this.queue.push(data.slice(off, off + len));
+    this.queue.push(data, off, len);
     if (this.readq.waiterCount > 0) this.readq.post();
     this.wakeSelectors();
   }
@@ -183,11 +290,9 @@ class EptDev implements RpmsgCharDev {
   async read(buf: Uint8Array): Promise<number> {
     for (;;) {
       if (!this.isOpen || this.removed) return -EPIPE;
-      const msg = this.queue.shift();
-      if (msg !== undefined) {
+      if (this.queue.length > 0) {
         if (TRACE.on) traceBegin(TN_RPMSG_CHAR_READ);
-        const n = Math.min(buf.length, msg.length);
-        buf.set(n === msg.length ? msg : msg.subarray(0, n));
+        const n = this.queue.shiftInto(buf);
         if (TRACE.on) traceEnd(TN_RPMSG_CHAR_READ);
         return n;
       }
@@ -343,28 +448,48 @@ export function createTiRpmsgChar(host: LinuxRpmsgHost, rt: CoreRuntime, log: Li
     inited = false;
   }
 
+  /** The devices of `devs` select reports: a message queued, or closed or removed (EPOLLERR). */
+  function readyOf(devs: readonly EptDev[]): RpmsgCharDev[] {
+    const r: RpmsgCharDev[] = [];
+    for (const d of devs) if (!d.isOpen || d.removed || d.readable()) r.push(d);
+    return r;
+  }
+
   async function select(devs: readonly RpmsgCharDev[], timeoutMs: number): Promise<RpmsgCharDev[]> {
     const mine = devs.map((d) => {
       if (!(d instanceof EptDev)) throw new TypeError('select: not a device opened by rpmsg_char_open');
       return d;
     });
-    const ready = (): RpmsgCharDev[] => mine.filter((d) => !d.isOpen || d.removed || d.readable());
-    let r = ready();
+    let r = readyOf(mine);
     if (r.length > 0 || timeoutMs === 0) return r;
     const forever = !(timeoutMs > 0) || !Number.isFinite(timeoutMs);
-    const deadline = rt.now() / 1000 + (forever ? 0 : timeoutMs);
-    const sem = new Semaphore(rt, `select(${mine.map((d) => d.devName).join(', ')})`);
+    const start = forever ? 0 : rt.now() / 1000;
+    const deadline = start + (forever ? 0 : timeoutMs);
+    // One device (the usual case): its kept semaphore, unless another select is using it.
+    const one = mine.length === 1 ? mine[0]! : undefined;
+    let sem: Semaphore;
+    if (one !== undefined && one.selectSem !== undefined && !one.selectSemBusy) {
+      sem = one.selectSem;
+    } else {
+      sem = new Semaphore(rt, `select(${mine.map((d) => d.devName).join(', ')})`);
+      if (one !== undefined && one.selectSem === undefined) one.selectSem = sem;
+    }
+    const kept = one !== undefined && sem === one.selectSem;
+    if (kept) one.selectSemBusy = true;
     for (const d of mine) d.selectors.add(sem);
     try {
-      for (;;) {
-        const remaining = forever ? Infinity : deadline - rt.now() / 1000;
+      // The first wait is the whole timeout (the clock was read just above).
+      for (let now = start; ;) {
+        const remaining = forever ? Infinity : deadline - now;
         if (remaining <= 0) return [];
         await sem.pend(remaining);
-        r = ready();
+        r = readyOf(mine);
         if (r.length > 0) return r;
+        if (!forever) now = rt.now() / 1000;
       }
     } finally {
       for (const d of mine) d.selectors.delete(sem);
+      if (kept) one.selectSemBusy = false;
     }
   }
 

@@ -50,8 +50,7 @@ import {
 } from '../../shared/rsc-table.js';
 import {
   RPMSG_ADDR_ANY, RPMSG_BUF_SIZE, RPMSG_HDR_SIZE, RPMSG_MAX_PAYLOAD, RPMSG_NS_ADDR, RPMSG_NS_DESTROY,
-  RPMSG_NS_MSG_SIZE, RPMSG_RESERVED_ADDRESSES, hdrDst, hdrLen, hdrSrc, readNsAddr, readNsFlags, readNsName,
-  writeHeader,
+  RPMSG_NS_MSG_SIZE, RPMSG_RESERVED_ADDRESSES, RpmsgBufView, readNsAddr, readNsFlags, readNsName,
 } from '../../shared/rpmsg.js';
 import { VRING_PUBLISH_EARLY } from '../../shared/mutation.js';
 import { PERTURB, PT_PUBLISH, flipPayloadBit, perturbAt, takeFault } from '../../shared/perturb.js';
@@ -192,6 +191,8 @@ function newStats(): RpmsgStats {
 
 const hex = (v: number): string => '0x' + (v >>> 0).toString(16);
 
+const TWO_POW_32 = 0x1_0000_0000;
+
 const P_OK: Promise<number> = Promise.resolve(0);
 const P_EINVAL: Promise<number> = Promise.resolve(-EINVAL);
 const P_EMSGSIZE: Promise<number> = Promise.resolve(-EMSGSIZE);
@@ -224,6 +225,13 @@ class VirtprocInfo {
   /** Tracing: physical addresses of vring0 (receive) and vring1 (send), the flow channels. */
   readonly rxChannel: number;
   readonly txChannel: number;
+  /** Header access to `bufs`. */
+  readonly hdr: RpmsgBufView;
+  /**
+   * `bufBase | 0` when every buffer address is below 2^32 (addresses are then handled as int32 bit
+   * patterns, which stay small integers in compiled code), else NaN (plain arithmetic).
+   */
+  readonly bufBase32: number;
 
   constructor(
     readonly cfg: LinuxRemoteConfig,
@@ -246,6 +254,8 @@ class VirtprocInfo {
     this.half = numBufs >>> 1;
     this.rxChannel = cfg.dmaBase + LINUX_VRING0_OFFSET;
     this.txChannel = cfg.dmaBase + LINUX_VRING1_OFFSET;
+    this.hdr = new RpmsgBufView(bufs);
+    this.bufBase32 = this.bufBase >= 0 && this.bufBase + numBufs * RPMSG_BUF_SIZE <= TWO_POW_32 ? this.bufBase | 0 : NaN;
   }
 }
 
@@ -507,9 +517,12 @@ export class LinuxRpmsgHost {
       if (TRACE.on) traceFlowIn(vrp.rxChannel, n, traceBegin(TN_RPMSG_RECV_SINGLE));
       const usedLen = rx.lastLen;
       const addrHi = rvq.descAddrHi(id);
-      const addr = rvq.descAddrLo(id);
-      const rel = addr - vrp.bufBase;
+      // rel = addr - bufBase. With bufBase32 (all buffers below 2^32), in int32: exact for every
+      // buffer; any other address comes out negative or >= half * 512.
+      const base32 = vrp.bufBase32;
+      const rel = base32 === base32 ? (rvq.descAddrLo32(id) - base32) | 0 : rvq.descAddrLo(id) - vrp.bufBase;
       if (addrHi !== 0 || rel < 0 || rel % RPMSG_BUF_SIZE !== 0 || rel >= vrp.half * RPMSG_BUF_SIZE) {
+        const addr = rvq.descAddrLo(id);
         vrp.stats.badBuffers++;
         this.stats.badBuffers++;
         this.anomaly(vrp, 'error', `vring0 used id ${id} points at ${addrHi !== 0 ? hex(addrHi) + ':' : ''}${hex(addr)}, ` +
@@ -524,7 +537,8 @@ export class LinuxRpmsgHost {
       }
       if (TRACE.on) traceEnd(TN_RPMSG_RECV_SINGLE);
       // Give the buffer back with its full size.
-      rvq.setDesc(id, addr, RPMSG_BUF_SIZE, VRING_DESC_F_WRITE, 0);
+      if (base32 === base32) rvq.setDescLo32(id, (base32 + rel) | 0, RPMSG_BUF_SIZE, VRING_DESC_F_WRITE, 0);
+      else rvq.setDesc(id, vrp.bufBase + rel, RPMSG_BUF_SIZE, VRING_DESC_F_WRITE, 0);
       try {
         rx.addAvail(id);
       } catch (err) {
@@ -540,24 +554,25 @@ export class LinuxRpmsgHost {
   /** rpmsg_recv_single: check sizes, dispatch by dst. `off` = buffer offset in vrp.bufs. */
   private recvSingle(vrp: VirtprocInfo, off: number, usedLen: number): void {
     const u8 = vrp.bufs;
-    const msgLen = hdrLen(u8, off);
+    const hdr = vrp.hdr;
+    const msgLen = hdr.len(off);
     if (usedLen > RPMSG_BUF_SIZE || usedLen < RPMSG_HDR_SIZE || msgLen > usedLen - RPMSG_HDR_SIZE) {
       vrp.stats.droppedTooBig++;
       this.stats.droppedTooBig++;
       this.anomaly(vrp, 'warn', `inbound msg too big: (used len ${usedLen}, msg len ${msgLen}); dropped`);
       return;
     }
-    const dst = hdrDst(u8, off);
+    const dst = hdr.dst(off);
     const ept = vrp.endpoints.get(dst);
     if (ept === undefined) {
       vrp.stats.droppedNoRecipient++;
       this.stats.droppedNoRecipient++;
-      this.anomaly(vrp, 'warn', `msg received with no recipient (src ${hdrSrc(u8, off)}, dst ${dst}, len ${msgLen})`);
+      this.anomaly(vrp, 'warn', `msg received with no recipient (src ${hdr.src(off)}, dst ${dst}, len ${msgLen})`);
       return;
     }
     vrp.stats.received++;
     this.stats.received++;
-    ept.onMessage(u8, off + RPMSG_HDR_SIZE, msgLen, hdrSrc(u8, off));
+    ept.onMessage(u8, off + RPMSG_HDR_SIZE, msgLen, hdr.src(off));
   }
 
   /** rpmsg_ns_cb: create or destroy a channel. */
@@ -645,16 +660,16 @@ export class LinuxRpmsgHost {
     try {
       if (VRING_PUBLISH_EARLY) {
         // Planted bug: the remote may read the buffer before it is written.
-        vrp.svq.setDesc(id, vrp.bufBase + off, RPMSG_HDR_SIZE + len, 0, 0);
+        this.setTxDesc(vrp, id, off, RPMSG_HDR_SIZE + len);
         vrp.tx.addAvail(id);
         if (PERTURB.on) perturbAt(PT_PUBLISH);
-        writeHeader(u8, off, src, dst, 0, len, 0);
+        vrp.hdr.writeHeader(off, src, dst, 0, len, 0);
         u8.set(data, at);
         if (PERTURB.on) flipPayloadBit(u8, at, len, vrp.cfg.name);
       } else {
-        writeHeader(u8, off, src, dst, 0, len, 0);
+        vrp.hdr.writeHeader(off, src, dst, 0, len, 0);
         u8.set(data, at);
-        vrp.svq.setDesc(id, vrp.bufBase + off, RPMSG_HDR_SIZE + len, 0, 0);
+        this.setTxDesc(vrp, id, off, RPMSG_HDR_SIZE + len);
         if (PERTURB.on) {
           flipPayloadBit(u8, at, len, vrp.cfg.name);
           perturbAt(PT_PUBLISH);
@@ -677,6 +692,13 @@ export class LinuxRpmsgHost {
     this.stats.sent++;
     if (vrp.tx.needsKick()) this.mailbox.send(vrp.cfg.procId, SVQ_NOTIFY_ID);
     return 0;
+  }
+
+  /** svq.setDesc(id, bufBase + off, len, 0, 0), the address kept in int32 when it can be. */
+  private setTxDesc(vrp: VirtprocInfo, id: number, off: number, len: number): void {
+    const base32 = vrp.bufBase32;
+    if (base32 === base32 && off < vrp.bufs.length) vrp.svq.setDescLo32(id, (base32 + off) | 0, len, 0, 0);
+    else vrp.svq.setDesc(id, vrp.bufBase + off, len, 0, 0);
   }
 
   /**

@@ -35,8 +35,8 @@ import { hex } from '../../shared/memory-map.js';
 import { VRING_PUBLISH_EARLY } from '../../shared/mutation.js';
 import { PERTURB, PT_PUBLISH, flipPayloadBit, perturbAt, takeFault } from '../../shared/perturb.js';
 import {
-  RPMSG_BUF_SIZE, RPMSG_HDR_SIZE, RPMSG_NS_MSG_SIZE, hdrDst, hdrLen, hdrSrc, readNsAddr, readNsFlags,
-  readNsName, writeHeader, writeNsMsg,
+  RPMSG_BUF_SIZE, RPMSG_HDR_SIZE, RPMSG_NS_MSG_SIZE, RpmsgBufView, readNsAddr, readNsFlags, readNsName,
+  writeNsMsg,
 } from '../../shared/rpmsg.js';
 import { ResourceTableView, TI_VDEV_STATUS_READY } from '../../shared/rsc-table.js';
 import {
@@ -75,11 +75,15 @@ interface Link {
   linux: boolean;
   tx: VringDevice;
   txBufs: BufferWindow;
+  /** Header access to txBufs. */
+  txHdr: RpmsgBufView;
   /** Mailbox payload after a send (TX vq id; for Linux the notify id of vring0). */
   txKick: number;
   rxRtos?: VringDriver;
   rxLinux?: VringDevice;
   rxBufs: BufferWindow;
+  /** Header (and payload word) access to rxBufs. */
+  rxHdr: RpmsgBufView;
   /** Mailbox payload after consuming Linux's buffers (notify id of vring1). */
   rxKick: number;
   /** RPMessage layer attached (RPMessage_init / RPMessage_lateInit): mailbox interrupt installed. */
@@ -125,6 +129,25 @@ export interface PdkStats {
 
 const timeoutMs = (t: number): number => (t === IPC_RPMESSAGE_TIMEOUT_FOREVER ? Infinity : t);
 
+const TWO_POW_32 = 0x1_0000_0000;
+
+/**
+ * win.offsetOf(ring.descAddr(id), len), throwing what descAddr throws: the offset of descriptor
+ * id's buffer of `len` bytes in `win`, or -1 when it is not wholly inside. For a 32-bit address and
+ * a window below 4 GiB it works on int32 words (an address of 2^31 or more would be a heap number).
+ */
+function bufferOffset(ring: Vring, id: number, win: BufferWindow, len: number): number {
+  const base = win.base;
+  const size = win.size;
+  if (ring.descAddrHi(id) === 0 && base >= 0 && base + size <= TWO_POW_32 && size <= 0x7FFF_FFFF) {
+    // Exact: lo and base are both in 0..2^32-1, so a difference outside int32 range cannot wrap
+    // into 0..size-1.
+    const off = (ring.descAddrLo32(id) - (base | 0)) | 0;
+    return off >= 0 && len >= 0 && off + len <= size ? off : -1;
+  }
+  return win.offsetOf(ring.descAddr(id), len);
+}
+
 export class PdkIpc {
   private readonly rt: CoreRuntime;
   private readonly log: Logger;
@@ -139,6 +162,9 @@ export class PdkIpc {
   private readonly names: NameEntry[] = [];
   private readonly nameWaiters = new Set<NameWaiter>();
   private readonly nsScratch = new Uint8Array(RPMSG_NS_MSG_SIZE);
+  /** The last `data.subarray(0, len)` a send copied from, and its `data` (firmware sends from one buffer). */
+  private sendData: Uint8Array | undefined;
+  private sendView: Uint8Array | undefined;
   private newMsgFxn: Ipc_InitPrms['newMsgFxn'];
   readonly stats: PdkStats = {
     sent: 0, received: 0, sendNoBuffer: 0, droppedNoEndpoint: 0, droppedQueueFull: 0, droppedBad: 0, refused: 0,
@@ -289,11 +315,12 @@ export class PdkIpc {
     tx.setNotifySuppressed(true);
     const rxw = bus.window(l.rxVring, size);
     const rxRing = new Vring(rxw.sab, rxw.byteOffset, 256, 4096, `${this.procName(remote)}->${this.rt.name} vring @${hex(l.rxVring)}`);
+    const txBufs = new BufferWindow(bus, l.txBufs, IPC_VRING_SIZE, `${this.rt.name} tx buffers for ${this.procName(remote)}`);
+    const rxBufs = new BufferWindow(bus, l.rxBufs, IPC_VRING_SIZE, `${this.procName(remote)} tx buffers`);
     return {
-      remote, linux: false, tx, txKick: l.txVqId,
-      txBufs: new BufferWindow(bus, l.txBufs, IPC_VRING_SIZE, `${this.rt.name} tx buffers for ${this.procName(remote)}`),
+      remote, linux: false, tx, txKick: l.txVqId, txBufs, txHdr: new RpmsgBufView(txBufs.dv),
       rxRtos: new VringDriver(rxRing),
-      rxBufs: new BufferWindow(bus, l.rxBufs, IPC_VRING_SIZE, `${this.procName(remote)} tx buffers`),
+      rxBufs, rxHdr: new RpmsgBufView(rxBufs.dv),
       rxKick: l.rxVqId,
       attached: false, peer: this.procName(remote), rxRefused: false, txRefused: false,
       txChannel: l.txVring, rxChannel: l.rxVring, txCount: 0, rxCount: 0,
@@ -322,9 +349,10 @@ export class PdkIpc {
       const w1 = bus.window(v1.da, vringSize(v1.num, v1.align));
       const rxRing = new Vring(w1.sab, w1.byteOffset, v1.num, v1.align, `Linux->${this.rt.name} vring1 @${hex(v1.da)}`);
       const bufs = new BufferWindow(bus, v0.da + LINUX_BUFFER_OFFSET, 2 * v0.num * RPMSG_BUF_SIZE, `Linux buffers of ${this.rt.name}`);
+      const hdr = new RpmsgBufView(bufs.dv);
       this.links[procId] = {
-        remote: procId, linux: true, tx, txBufs: bufs, txKick: v0.notifyid,
-        rxLinux: new VringDevice(rxRing), rxBufs: bufs, rxKick: v1.notifyid, attached: false,
+        remote: procId, linux: true, tx, txBufs: bufs, txHdr: hdr, txKick: v0.notifyid,
+        rxLinux: new VringDevice(rxRing), rxBufs: bufs, rxHdr: hdr, rxKick: v1.notifyid, attached: false,
         peer: this.procName(procId), rxRefused: false, txRefused: false,
         txChannel: v0.da, rxChannel: v1.da, txCount: 0, rxCount: 0,
       };
@@ -477,9 +505,9 @@ export class PdkIpc {
       this.stats.sendNoBuffer++;
       return IPC_EFAIL;
     }
-    const addr = tx.ring.descAddr(id);
-    const off = link.txBufs.offsetOf(addr, RPMSG_HDR_SIZE + len);
+    const off = bufferOffset(tx.ring, id, link.txBufs, RPMSG_HDR_SIZE + len);
     if (off < 0) {
+      const addr = tx.ring.descAddr(id);
       this.log.error(`RPMessage_send to ${this.procName(dstProc)}: ${link.txBufs.describe(addr, RPMSG_HDR_SIZE + len)} (descriptor ${id})`);
       return IPC_EFAIL;
     }
@@ -490,12 +518,12 @@ export class PdkIpc {
       // Planted bug: the receiver may read the buffer before it is written.
       tx.addUsed(id, RPMSG_HDR_SIZE + len);
       if (PERTURB.on) perturbAt(PT_PUBLISH);
-      writeHeader(link.txBufs.dv, off, srcEndPt >>> 0, dstEndPt >>> 0, link.linux ? 0 : this.self, len, 0);
-      u8.set(len === data.length ? data : data.subarray(0, len), at);
+      link.txHdr.writeHeader(off, srcEndPt >>> 0, dstEndPt >>> 0, link.linux ? 0 : this.self, len, 0);
+      u8.set(len === data.length ? data : this.prefix(data, len), at);
       if (PERTURB.on) flipPayloadBit(u8, at, len, link.peer);
     } else {
-      writeHeader(link.txBufs.dv, off, srcEndPt >>> 0, dstEndPt >>> 0, link.linux ? 0 : this.self, len, 0);
-      u8.set(len === data.length ? data : data.subarray(0, len), at);
+      link.txHdr.writeHeader(off, srcEndPt >>> 0, dstEndPt >>> 0, link.linux ? 0 : this.self, len, 0);
+      u8.set(len === data.length ? data : this.prefix(data, len), at);
       if (PERTURB.on) {
         flipPayloadBit(u8, at, len, link.peer);
         perturbAt(PT_PUBLISH);
@@ -512,6 +540,19 @@ export class PdkIpc {
     this.stats.sent++;
     if (tx.needsInterrupt()) this.deps.mailbox.send(dstProc, link.txKick);
     return IPC_SOK;
+  }
+
+  /** data.subarray(0, len), reused while the same plain Uint8Array is sent from with the same length. */
+  private prefix(data: Uint8Array, len: number): Uint8Array {
+    const v = this.sendView;
+    if (data === this.sendData && v !== undefined && v.length === len) return v;
+    const view = data.subarray(0, len);
+    // Only plain Uint8Arrays: a subclass's species constructor runs on every subarray call.
+    if (Object.getPrototypeOf(data) === Uint8Array.prototype) {
+      this.sendData = data;
+      this.sendView = view;
+    }
+    return view;
   }
 
   async RPMessage_recv(handle: RPMessage_Handle, data: Uint8Array, timeout: number = IPC_RPMESSAGE_TIMEOUT_FOREVER): Promise<RPMessage_RecvResult> {
@@ -672,10 +713,10 @@ export class PdkIpc {
   private drainRtos(link: Link, rx: VringDriver): void {
     for (let id = rx.getUsed(); id >= 0; id = rx.getUsed()) {
       const n = link.rxCount++;
-      if (!TRACE.on) this.deliver(link, rx.ring.descAddr(id), rx.lastLen, id);
+      if (!TRACE.on) this.deliver(link, rx.ring, id, rx.lastLen);
       else {
         traceFlowIn(link.rxChannel, n, traceBegin(TN_RPMESSAGE_RX));
-        this.deliver(link, rx.ring.descAddr(id), rx.lastLen, id);
+        this.deliver(link, rx.ring, id, rx.lastLen);
         traceEnd(TN_RPMESSAGE_RX);
       }
       rx.addAvail(id);
@@ -686,10 +727,10 @@ export class PdkIpc {
     let any = false;
     for (let id = rx.getAvail(); id >= 0; id = rx.getAvail()) {
       const n = link.rxCount++;
-      if (!TRACE.on) this.deliver(link, rx.ring.descAddr(id), rx.ring.descLen(id), id);
+      if (!TRACE.on) this.deliver(link, rx.ring, id, rx.ring.descLen(id));
       else {
         traceFlowIn(link.rxChannel, n, traceBegin(TN_RPMESSAGE_RX));
-        this.deliver(link, rx.ring.descAddr(id), rx.ring.descLen(id), id);
+        this.deliver(link, rx.ring, id, rx.ring.descLen(id));
         traceEnd(TN_RPMESSAGE_RX);
       }
       rx.addUsed(id, RPMSG_BUF_SIZE);
@@ -698,22 +739,26 @@ export class PdkIpc {
     if (any && rx.needsInterrupt()) this.deps.mailbox.send(link.remote, link.rxKick);
   }
 
-  private deliver(link: Link, addr: number, usedLen: number, id: number): void {
+  /** Delivers the message in descriptor `id` of `ring` (`usedLen` bytes written). Throws VringError on a bad address. */
+  private deliver(link: Link, ring: Vring, id: number, usedLen: number): void {
     const win = link.rxBufs;
-    const off = usedLen >= RPMSG_HDR_SIZE && usedLen <= RPMSG_BUF_SIZE ? win.offsetOf(addr, usedLen) : -1;
+    const inWin = bufferOffset(ring, id, win, usedLen);
+    const off = usedLen >= RPMSG_HDR_SIZE && usedLen <= RPMSG_BUF_SIZE ? inWin : -1;
     if (off < 0) {
+      const addr = ring.descAddr(id);
       this.stats.droppedBad++;
       this.log.error(`message from ${this.procName(link.remote)} refused: descriptor ${id}: ${win.describe(addr, usedLen)} or length ${usedLen} not in ${RPMSG_HDR_SIZE}..${RPMSG_BUF_SIZE}`);
       return;
     }
-    const len = hdrLen(win.dv, off);
+    const hdr = link.rxHdr;
+    const len = hdr.len(off);
     if (RPMSG_HDR_SIZE + len > usedLen) {
       this.stats.droppedBad++;
       this.log.error(`message from ${this.procName(link.remote)} refused: header length ${len} exceeds the ${usedLen - RPMSG_HDR_SIZE} bytes written`);
       return;
     }
-    const dst = hdrDst(win.dv, off);
-    const src = hdrSrc(win.dv, off);
+    const dst = hdr.dst(off);
+    const src = hdr.src(off);
     this.stats.received++;
     if (dst === IPC_CTRL_ENDPOINT_ID) {
       if (len === RPMSG_NS_MSG_SIZE) this.processAnnounce(link.remote, win.u8, off + RPMSG_HDR_SIZE);
@@ -728,7 +773,7 @@ export class PdkIpc {
     if (ep.callback) {
       const at = off + RPMSG_HDR_SIZE;
       ep.callback(ep, ep.callbackArg, win.u8.subarray(at, at + len), len, src, link.remote);
-    } else if (!ep.enqueue(win.u8, off + RPMSG_HDR_SIZE, len, src, link.remote)) {
+    } else if (!ep.enqueue(win.u8, off + RPMSG_HDR_SIZE, len, src, link.remote, hdr.words)) {
       this.stats.droppedQueueFull++;
       return;
     }

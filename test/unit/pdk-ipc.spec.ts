@@ -260,6 +260,26 @@ describe('PDK IPC (single thread, j7 image)', () => {
       expect(new TextDecoder().decode(buf.subarray(0, r.len))).to.equal('hello mcu2_0');
     });
 
+    it('with two tasks waiting on one endpoint of numBufs 2, four messages arriving at once reach them in order and the rest stay queued', async () => {
+      const epB = b.pdk.RPMessage_create({ requestedEndpt: 14, numBufs: 2 })!;
+      const b1 = rxBuf();
+      const b2 = rxBuf();
+      const r1 = b.pdk.RPMessage_recv(epB, b1, 5000);
+      const r2 = b.pdk.RPMessage_recv(epB, b2, 5000);
+      for (let i = 1; i <= 4; i++) expect(a.pdk.RPMessage_send(null, IPC_MCU2_0, 14, 60, bytes(i), 1)).to.equal(IPC_SOK);
+      expect((await r1).status).to.equal(IPC_SOK);
+      expect((await r2).status).to.equal(IPC_SOK);
+      expect([b1[0], b2[0]]).to.deep.equal([1, 2]);
+      const rest: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const buf = rxBuf();
+        expect((await b.pdk.RPMessage_recv(epB, buf, 5000)).status).to.equal(IPC_SOK);
+        rest.push(buf[0]!);
+      }
+      expect(rest).to.deep.equal([3, 4]);
+      expect(b.pdk.stats.droppedQueueFull).to.equal(0);
+    });
+
     it('writes the PDK header (src, dst, srcProcId, len, flags) into the sender\'s TX buffer and returns the buffer at once', async () => {
       const epB = b.pdk.RPMessage_create({ requestedEndpt: 14, numBufs: 4 })!;
       expect(a.pdk.RPMessage_send(null, IPC_MCU2_0, 14, 60, bytes(1, 2, 3), 3)).to.equal(IPC_SOK);
