@@ -68,7 +68,7 @@ export class InterruptController {
     Atomics.add(this.words, b + IRQ_WAKE_SEQ, 1);
     if (Atomics.load(this.words, b + IRQ_SLEEPING) !== 0) {
       if (this.awake && Atomics.compareExchange(this.words, b + IRQ_SLEEPING, 1, 0) === 1) this.awake.addAwake(1);
-      Atomics.notify(this.words, b + IRQ_WAKE_SEQ);
+      Atomics.notify(this.words, b + IRQ_WAKE_SEQ, 1);
     }
   }
 

@@ -6,14 +6,35 @@
 // The IRQ is level-triggered on INTEN & events; here each 0->1 event edge on an enabled channel
 // raises the owning core's line, and clearing an event while INTEN and another event remain re-raises.
 //
-// Shared layout per instance (Int32 words, stride NRF_IPC_INSTANCE_WORDS):
-//   [0..15]  EVENTS_RECEIVE[n]   set by any sender, cleared by the owning core
-//   [16]     INTEN               owning core
-//   [17..32] SEND_CNF[n]         owning core
-//   [33..48] RECEIVE_CNF[n]      owning core
-//   [49..50] GPMEM[0..1]         either core
-//   [51]     signals delivered (events set 0->1)        statistics, any sender
-//   [52]     signals merged into an already set event   statistics, any sender
+// Shared layout (Int32 words). Instance i's block starts at word i * NRF_IPC_INSTANCE_WORDS. What is
+// written on every signal sits in 64-byte cache lines (16 words) of its own: each event (a sender
+// and the owning core trade that line, and no other), and each sender's statistics; what a signal
+// only reads (configuration, INTEN) shares lines that nothing writes then.
+//   [16 n]      EVENTS_RECEIVE[n], n = 0..15   set by any sender, cleared by the owning core
+//   [256]       INTEN                          owning core
+//   [257..258]  GPMEM[0..1]                    either core
+//   [272..287]  SEND_CNF[n]                    owning core
+//   [288..303]  RECEIVE_CNF[n]                 owning core
+// After the instances, at word G = instances * NRF_IPC_INSTANCE_WORDS:
+//   [G]       configuration generation: +1 after each SEND_CNF or RECEIVE_CNF write (any core)
+//   [G + 1]   statistics slots taken: each NrfIpcBank object (one per thread) takes one at its
+//             first signal, NRF_IPC_STATS_SLOTS at most; later ones share the last line
+//   [G + 16 * (1 + j * (NRF_IPC_STATS_SLOTS + 1) + s) + 0]  signals that set an event of instance
+//             j (0->1), sent through the bank object holding slot s   statistics
+//   [G + 16 * (1 + j * (NRF_IPC_STATS_SLOTS + 1) + s) + 1]  signals merged into an event of
+//             instance j that was already set, idem                     statistics
+//   A slot's line has one writer thread, which counts with plain increments (no locked
+//   read-modify-write, no line shared with another writer); the shared last line (s =
+//   NRF_IPC_STATS_SLOTS) counts with Atomics.add. stats(j) sums them all.
+//
+// Emulator-private: each NrfIpcBank object caches, per (instance, channel), the events a TASKS_SEND
+// sets (the routing through SEND_CNF, the backbone and every RECEIVE_CNF), and rebuilds it when the
+// configuration generation has moved: a send reads one word of configuration instead of 1 + 16 per
+// instance. A send racing a configuration write routes by the configuration before or after it, as
+// a signal racing a reconfiguration does on silicon. A send to an event that is already set leaves
+// it set and is counted as merged; when the previous send found an event set, the next one looks
+// at it first and writes nothing while it still is (an event no ISR clears, such as the sender's
+// own instance listening on its TX channel, costs no locked write per signal).
 
 export const NRF_IPC_CHANNELS = 16;
 /** Register offsets within one instance's 4 KiB window. */
@@ -30,14 +51,22 @@ export const NRF_IPC_RECEIVE_CNF = 0x590;
 export const NRF_IPC_GPMEM = 0x610;
 export const NRF_IPC_WINDOW_SIZE = 0x1000;
 
+/** One cache line, in Int32 words. */
+const LINE_WORDS = 16;
+/** EVENTS_RECEIVE[n] is word W_EVENTS + n * LINE_WORDS. */
 const W_EVENTS = 0;
-const W_INTEN = 16;
-const W_SEND_CNF = 17;
-const W_RECEIVE_CNF = 33;
-const W_GPMEM = 49;
-const W_DELIVERED = 51;
-const W_MERGED = 52;
-export const NRF_IPC_INSTANCE_WORDS = 56;
+const W_INTEN = 256;
+const W_GPMEM = 257;
+const W_SEND_CNF = 272;
+const W_RECEIVE_CNF = 288;
+export const NRF_IPC_INSTANCE_WORDS = 304;
+/** Within a statistics line. */
+const S_DELIVERED = 0;
+const S_MERGED = 1;
+/** Statistics lines with a single writer, per receiving instance. */
+export const NRF_IPC_STATS_SLOTS = 8;
+/** Slot not taken yet. */
+const SLOT_NONE = -1;
 
 export class NrfIpcError extends Error {
   override name = 'NrfIpcError';
@@ -49,13 +78,77 @@ export class NrfIpcError extends Error {
  */
 export class NrfIpcBank {
   readonly words: Int32Array;
+  /**
+   * This thread's routing cache. For a send of (instance, ch), key = instance * 16 + ch: the events
+   * it sets are planEvent[key * planStride + k] (word index) of instance planInst[...], k < planLen[key],
+   * ordered by instance; valid while planGen[key] equals the bank's configuration generation.
+   */
+  private readonly planStride: number;
+  private readonly planEvent: Int32Array;
+  private readonly planInst: Int32Array;
+  private readonly planLen: Int32Array;
+  private readonly planGen: Int32Array;
+  /** 1 when the last send through this plan entry found its event set. */
+  private readonly planWasSet: Uint8Array;
+
+  /** Word of the configuration generation. */
+  private readonly genWord: number;
+  /** This object's statistics slot (SLOT_NONE until its first signal; NRF_IPC_STATS_SLOTS: shared). */
+  private slot = SLOT_NONE;
 
   static byteLength(instances: number): number {
-    return instances * NRF_IPC_INSTANCE_WORDS * 4;
+    return (instances * NRF_IPC_INSTANCE_WORDS + LINE_WORDS * (1 + instances * (NRF_IPC_STATS_SLOTS + 1))) * 4;
   }
 
   constructor(sab: SharedArrayBuffer, byteOffset: number, readonly instances: number, private readonly irqOut: (instance: number) => void = () => {}) {
-    this.words = new Int32Array(sab, byteOffset, instances * NRF_IPC_INSTANCE_WORDS);
+    this.words = new Int32Array(sab, byteOffset, NrfIpcBank.byteLength(instances) / 4);
+    this.genWord = instances * NRF_IPC_INSTANCE_WORDS;
+    const keys = instances * NRF_IPC_CHANNELS;
+    this.planStride = instances * NRF_IPC_CHANNELS;
+    this.planEvent = new Int32Array(keys * this.planStride);
+    this.planInst = new Int32Array(keys * this.planStride);
+    this.planLen = new Int32Array(keys);
+    this.planGen = new Int32Array(keys).fill(-1);
+    this.planWasSet = new Uint8Array(keys * this.planStride);
+  }
+
+  /** Takes this object's statistics slot (its first signal). */
+  private takeSlot(): number {
+    const s = Atomics.add(this.words, this.genWord + 1, 1);
+    this.slot = s < NRF_IPC_STATS_SLOTS ? s : NRF_IPC_STATS_SLOTS;
+    return this.slot;
+  }
+
+  /** Rebuilds the events TASKS_SEND[ch] of `instance` sets, as of configuration generation `gen`. */
+  private buildPlan(key: number, instance: number, ch: number, gen: number): void {
+    const w = this.words;
+    const mask = Atomics.load(w, instance * NRF_IPC_INSTANCE_WORDS + W_SEND_CNF + ch);
+    let n = 0;
+    const at = key * this.planStride;
+    if (mask !== 0) {
+      for (let j = 0; j < this.instances; j++) {
+        const b = j * NRF_IPC_INSTANCE_WORDS;
+        for (let m = 0; m < NRF_IPC_CHANNELS; m++) {
+          if ((Atomics.load(w, b + W_RECEIVE_CNF + m) & mask) === 0) continue;
+          this.planEvent[at + n] = b + W_EVENTS + m * LINE_WORDS;
+          this.planInst[at + n] = j;
+          this.planWasSet[at + n] = 0;
+          n++;
+        }
+      }
+    }
+    this.planLen[key] = n;
+    this.planGen[key] = gen;
+  }
+
+  /** After a SEND_CNF or RECEIVE_CNF word: senders rebuild their routing from the new value. */
+  private bumpConfig(): void {
+    Atomics.add(this.words, this.genWord, 1);
+  }
+
+  /** First word of statistics slot `slot`'s line for receiving instance `to`. */
+  private statsWord(to: number, slot: number): number {
+    return this.genWord + LINE_WORDS * (1 + to * (NRF_IPC_STATS_SLOTS + 1) + slot);
   }
 
   private base(instance: number): number {
@@ -74,43 +167,90 @@ export class NrfIpcBank {
 
   /** TASKS_SEND[ch] of `instance`: signal every channel whose RECEIVE_CNF shares a backbone bit. */
   send(instance: number, ch: number): void {
-    const mask = Atomics.load(this.words, this.base(instance) + W_SEND_CNF + NrfIpcBank.channel(ch));
-    if (mask === 0) return;
-    for (let j = 0; j < this.instances; j++) {
-      const b = j * NRF_IPC_INSTANCE_WORDS;
-      let raise = false;
-      for (let m = 0; m < NRF_IPC_CHANNELS; m++) {
-        if ((Atomics.load(this.words, b + W_RECEIVE_CNF + m) & mask) === 0) continue;
-        if (Atomics.exchange(this.words, b + W_EVENTS + m, 1) === 0) {
-          Atomics.add(this.words, b + W_DELIVERED, 1);
-          if (Atomics.load(this.words, b + W_INTEN) & (1 << m)) raise = true;
-        } else {
-          Atomics.add(this.words, b + W_MERGED, 1);
-        }
+    const key = (this.base(instance) / NRF_IPC_INSTANCE_WORDS) * NRF_IPC_CHANNELS + NrfIpcBank.channel(ch);
+    const w = this.words;
+    const gen = Atomics.load(w, this.genWord);
+    if (gen !== this.planGen[key]) this.buildPlan(key, instance, ch, gen);
+    const n = this.planLen[key]!;
+    if (n === 0) return;
+    const slot = this.slot === SLOT_NONE ? this.takeSlot() : this.slot;
+    const plain = slot < NRF_IPC_STATS_SLOTS;
+    const at = key * this.planStride;
+    const wasSet = this.planWasSet;
+    let j = -1;
+    let b = 0;
+    let st = 0;
+    let raise = false;
+    for (let k = at; k < at + n; k++) {
+      const inst = this.planInst[k]!;
+      if (inst !== j) {
+        if (raise) this.irqOut(j);
+        raise = false;
+        j = inst;
+        b = j * NRF_IPC_INSTANCE_WORDS;
+        st = this.statsWord(j, slot);
       }
-      if (raise) this.irqOut(j);
+      const e = this.planEvent[k]!;
+      // An event already set stays set: the signal merges. One read-modify-write otherwise; a plain
+      // look first when the last signal found it set (it likely still is: nothing to write then).
+      if ((wasSet[k] !== 0 && Atomics.load(w, e) !== 0) || Atomics.exchange(w, e, 1) !== 0) {
+        wasSet[k] = 1;
+        if (plain) w[st + S_MERGED] = (w[st + S_MERGED]! + 1) | 0;
+        else Atomics.add(w, st + S_MERGED, 1);
+        continue;
+      }
+      wasSet[k] = 0;
+      if (plain) w[st + S_DELIVERED] = (w[st + S_DELIVERED]! + 1) | 0;
+      else Atomics.add(w, st + S_DELIVERED, 1);
+      if (Atomics.load(w, b + W_INTEN) & (1 << ((e - b - W_EVENTS) / LINE_WORDS))) raise = true;
     }
+    if (raise) this.irqOut(j);
   }
 
   /** EVENTS_RECEIVE[ch] (1 when set). */
   event(instance: number, ch: number): number {
-    return Atomics.load(this.words, this.base(instance) + W_EVENTS + NrfIpcBank.channel(ch));
+    return Atomics.load(this.words, this.base(instance) + W_EVENTS + NrfIpcBank.channel(ch) * LINE_WORDS);
   }
 
   /** Bitmap of set events. */
   events(instance: number): number {
     const b = this.base(instance);
     let bits = 0;
-    for (let m = 0; m < NRF_IPC_CHANNELS; m++) if (Atomics.load(this.words, b + W_EVENTS + m)) bits |= 1 << m;
+    for (let m = 0; m < NRF_IPC_CHANNELS; m++) if (Atomics.load(this.words, b + W_EVENTS + m * LINE_WORDS)) bits |= 1 << m;
     return bits;
   }
 
   clearEvent(instance: number, ch: number): void {
-    Atomics.store(this.words, this.base(instance) + W_EVENTS + NrfIpcBank.channel(ch), 0);
+    Atomics.store(this.words, this.base(instance) + W_EVENTS + NrfIpcBank.channel(ch) * LINE_WORDS, 0);
   }
 
+  /** INTEN & events: only the enabled channels' events are read. */
   intPend(instance: number): number {
-    return this.events(instance) & Atomics.load(this.words, this.base(instance) + W_INTEN);
+    const b = this.base(instance);
+    const w = this.words;
+    let pending = 0;
+    for (let bits = Atomics.load(w, b + W_INTEN); bits !== 0; bits &= bits - 1) {
+      const bit = bits & -bits;
+      if (Atomics.load(w, b + W_EVENTS + (31 - Math.clz32(bit)) * LINE_WORDS) !== 0) pending |= bit;
+    }
+    return pending;
+  }
+
+  /**
+   * The owning core's ISR: clears every enabled event that is set and returns them (INTPEND as it
+   * was, each pending event then cleared). One read-modify-write per enabled channel, which takes
+   * the event's line once where a read followed by a clear would move it twice. A signal that
+   * lands after its event was taken sets it again (and interrupts again).
+   */
+  takeEvents(instance: number): number {
+    const b = this.base(instance);
+    const w = this.words;
+    let taken = 0;
+    for (let bits = Atomics.load(w, b + W_INTEN); bits !== 0; bits &= bits - 1) {
+      const bit = bits & -bits;
+      if (Atomics.exchange(w, b + W_EVENTS + (31 - Math.clz32(bit)) * LINE_WORDS, 0) !== 0) taken |= bit;
+    }
+    return taken;
   }
 
   setInten(instance: number, value: number): void {
@@ -126,10 +266,13 @@ export class NrfIpcBank {
 
   setSendCnf(instance: number, ch: number, mask: number): void {
     Atomics.store(this.words, this.base(instance) + W_SEND_CNF + NrfIpcBank.channel(ch), mask & 0xFFFF);
+    this.bumpConfig();
   }
 
   setReceiveCnf(instance: number, ch: number, mask: number): void {
-    Atomics.store(this.words, this.base(instance) + W_RECEIVE_CNF + NrfIpcBank.channel(ch), mask & 0xFFFF);
+    const b = this.base(instance);
+    Atomics.store(this.words, b + W_RECEIVE_CNF + NrfIpcBank.channel(ch), mask & 0xFFFF);
+    this.bumpConfig();
   }
 
   /**
@@ -153,16 +296,24 @@ export class NrfIpcBank {
     return raised;
   }
 
+  /** Signals that set an event of `instance` (0->1), and signals merged into one already set, from every sender. */
   stats(instance: number): { delivered: number; merged: number } {
-    const b = this.base(instance);
-    return { delivered: Atomics.load(this.words, b + W_DELIVERED), merged: Atomics.load(this.words, b + W_MERGED) };
+    this.base(instance);
+    let delivered = 0;
+    let merged = 0;
+    for (let s = 0; s <= NRF_IPC_STATS_SLOTS; s++) {
+      const st = this.statsWord(instance, s);
+      delivered += Atomics.load(this.words, st + S_DELIVERED);
+      merged += Atomics.load(this.words, st + S_MERGED);
+    }
+    return { delivered, merged };
   }
 
   /** Register read at `offset` in `instance`'s window. */
   readReg(instance: number, offset: number): number {
     const b = this.base(instance);
     const n = (offset & 0x7F) >>> 2;
-    if (offset >= NRF_IPC_EVENTS_RECEIVE && offset < NRF_IPC_EVENTS_RECEIVE + 0x40) return Atomics.load(this.words, b + W_EVENTS + n);
+    if (offset >= NRF_IPC_EVENTS_RECEIVE && offset < NRF_IPC_EVENTS_RECEIVE + 0x40) return Atomics.load(this.words, b + W_EVENTS + n * LINE_WORDS);
     if (offset >= NRF_IPC_SEND_CNF && offset < NRF_IPC_SEND_CNF + 0x40) return Atomics.load(this.words, b + W_SEND_CNF + ((offset - NRF_IPC_SEND_CNF) >>> 2));
     if (offset >= NRF_IPC_RECEIVE_CNF && offset < NRF_IPC_RECEIVE_CNF + 0x40) {
       return Atomics.load(this.words, b + W_RECEIVE_CNF + ((offset - NRF_IPC_RECEIVE_CNF) >>> 2));
@@ -193,7 +344,7 @@ export class NrfIpcBank {
     if (offset >= NRF_IPC_EVENTS_RECEIVE && offset < NRF_IPC_EVENTS_RECEIVE + 0x40) {
       const ch = (offset - NRF_IPC_EVENTS_RECEIVE) >>> 2;
       if (value === 0) this.clearEvent(instance, ch);
-      else if (Atomics.exchange(this.words, b + W_EVENTS + ch, 1) === 0 && (this.inten(instance) & (1 << ch))) this.irqOut(instance);
+      else if (Atomics.exchange(this.words, b + W_EVENTS + ch * LINE_WORDS, 1) === 0 && (this.inten(instance) & (1 << ch))) this.irqOut(instance);
       return;
     }
     if (offset >= NRF_IPC_SEND_CNF && offset < NRF_IPC_SEND_CNF + 0x40) return this.setSendCnf(instance, (offset - NRF_IPC_SEND_CNF) >>> 2, value);

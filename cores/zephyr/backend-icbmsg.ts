@@ -85,6 +85,8 @@ export interface IcbmsgBackendOptions {
 }
 
 const utf8 = new TextEncoder();
+/** get_tx_buffer's answer when a block was free at once. */
+const RESOLVED_0: Promise<number> = Promise.resolve(0);
 
 export class IcbmsgBackend implements IpcBackend {
   readonly compatible = 'zephyr,ipc-icbmsg';
@@ -109,8 +111,11 @@ export class IcbmsgBackend implements IpcBackend {
   private controlBound = false;
   /** The bound work found no block for a MSG_BOUND (K_FOREVER): it runs again on the next release. */
   private boundNeedsBlocks = false;
-  /** corruptIndexSent: MSG_DATA sent with a corrupted block index (stress corrupt-index fault). */
-  private readonly counters = { rejected: 0, lastRejected: '', icmsgErrors: 0, corruptIndexSent: 0 };
+  /**
+   * corruptIndexSent: MSG_DATA sent with a corrupted block index (stress corrupt-index fault);
+   * txWaits: allocations that found no free block and waited on block_wait_sem.
+   */
+  private readonly counters = { rejected: 0, lastRejected: '', icmsgErrors: 0, corruptIndexSent: 0, txWaits: 0 };
   /** Tracing: counter key and label of the free-blocks counter. */
   private readonly traceKey: number;
   private readonly traceLabel: number;
@@ -294,12 +299,15 @@ export class IcbmsgBackend implements IpcBackend {
     return r;
   }
 
-  /** alloc_tx_buffer: waits on block_wait_sem until `wait` runs out (deadline, not per wake-up). */
-  private async alloc(size: number, wait: KTimeout): Promise<number> {
-    let r = this.tryAllocForApp(size);
-    if (r !== -EAGAIN) return r;
+  /**
+   * alloc_tx_buffer after a first attempt found no block (-EAGAIN): waits on block_wait_sem until
+   * `wait` runs out (deadline, not per wake-up), trying again after each wake-up.
+   */
+  private async allocWait(size: number, wait: KTimeout): Promise<number> {
+    let r = -EAGAIN;
     const ms = timeoutMs(wait);
     if (ms === 0) return -ENOMEM;
+    this.counters.txWaits++;
     const deadline = this.rt.now() / 1000 + ms;
     let taken = false;
     for (;;) {
@@ -389,21 +397,36 @@ export class IcbmsgBackend implements IpcBackend {
    * get_tx_buffer: req.size in (0 = the first free block and every free block after it), out the
    * allocated payload size; req.data a view onto the blocks. -ENOMEM when it can never fit (req.size
    * then holds the maximum) or nothing is free with K_NO_WAIT; -EAGAIN when K_MSEC(n) runs out.
+   * When a block is free at once, the answer is a promise made once (no allocation per buffer);
+   * otherwise the wait on block_wait_sem runs in waitTxBuffer.
    */
-  async get_tx_buffer(_token: unknown, req: TxBufferRequest, wait: KTimeout): Promise<number> {
+  get_tx_buffer(_token: unknown, req: TxBufferRequest, wait: KTimeout): Promise<number> {
     const size = req.size;
-    if (!(Number.isInteger(size) && size >= 0)) return -EINVAL;
-    if (!(wait === K_FOREVER || (Number.isFinite(wait) && wait >= 0))) return -EINVAL;
+    if (!(Number.isInteger(size) && size >= 0)) return Promise.resolve(-EINVAL);
+    if (!(wait === K_FOREVER || (Number.isFinite(wait) && wait >= 0))) return Promise.resolve(-EINVAL);
     if (size > this.tx.maxPayload) {
       req.size = this.tx.maxPayload;
-      return -ENOMEM;
+      return Promise.resolve(-ENOMEM);
     }
-    const i = await this.alloc(size, wait);
+    const i = this.tryAllocForApp(size);
+    if (i === -EAGAIN) return wait === 0 ? Promise.resolve(-ENOMEM) : this.waitTxBuffer(req, size, wait);
+    if (i < 0) return Promise.resolve(i);
+    this.fillTxRequest(req, i);
+    return RESOLVED_0;
+  }
+
+  /** get_tx_buffer when no block was free: alloc_tx_buffer's wait, then the request is filled. */
+  private async waitTxBuffer(req: TxBufferRequest, size: number, wait: KTimeout): Promise<number> {
+    const i = await this.allocWait(size, wait);
     if (i < 0) return i;
+    this.fillTxRequest(req, i);
+    return 0;
+  }
+
+  private fillTxRequest(req: TxBufferRequest, i: number): void {
     const got = this.pool.span[i]! * this.tx.blockSize - 4;
     req.size = got;
     req.data = this.tx.view(i, got);
-    return 0;
   }
 
   /** drop_tx_buffer: 0; -EINVAL not a TX payload pointer; -EALREADY dropped already; -ENXIO not obtained. */

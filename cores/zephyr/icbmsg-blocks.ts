@@ -105,7 +105,11 @@ export class IcbmsgBlocks {
 
   /** buffer_to_index_validate: the block whose payload `data` starts at, or -1 ("Pointer invalid"). */
   indexOf(data: Uint8Array): number {
-    if (!(data instanceof Uint8Array) || data.buffer !== this.sab) return -1;
+    if (!(data instanceof Uint8Array)) return -1;
+    // The view this area handed out for a block is recognised without reading its buffer.
+    const at = (data.byteOffset - this.byteOffset - ICBMSG_BLOCK_HEADER_SIZE) / this.blockSize;
+    if (at >= 0 && at < this.count && this.views[at] === data) return at;
+    if (data.buffer !== this.sab) return -1;
     const off = data.byteOffset - this.byteOffset - ICBMSG_BLOCK_HEADER_SIZE;
     if (off < 0 || off % this.blockSize !== 0) return -1;
     const i = off / this.blockSize;

@@ -3,7 +3,6 @@
 // work items in order, each to completion) and delayable work (k_work_delayable).
 
 import type { CoreRuntime } from '../runtime.js';
-import { Semaphore } from '../runtime.js';
 
 /** k_timeout_t as milliseconds: K_NO_WAIT = 0, K_FOREVER = -1, K_MSEC(n) = n. */
 export type KTimeout = number;
@@ -25,46 +24,82 @@ export function timeoutMs(t: KTimeout): number {
 export class Work {
   /** @internal queued and not yet started */
   pending = false;
+  /** @internal the next item of the queue this one waits in */
+  next: Work | undefined = undefined;
   constructor(readonly name: string, readonly handler: () => void) {}
 }
 
-/** struct k_work_q: a cooperative thread of the core that runs work items one after another. */
+/** Schedules microtasks without queueMicrotask's per-call async-context bookkeeping. */
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** Work items a queue runs back to back before it lets the core's other tasks and ISRs in. */
+export const WORK_QUEUE_BATCH = 16;
+
+/**
+ * struct k_work_q: a cooperative thread of the core that runs work items one after another, each
+ * to completion, never inside an ISR. Zephyr's work queues (ICMsg's at priority -1) are
+ * cooperative threads above the application's, so items queued together run back to back; here a
+ * turn of the queue runs up to WORK_QUEUE_BATCH items (resubmitted ones included) in one microtask,
+ * then lets the core's tasks and its interrupt loop in before the next turn (bounded, so that a
+ * peer that keeps an RX buffer fed cannot hold the core's other work off). Submitting to an idle
+ * queue schedules a turn. The queue is a list threaded through the items (an item is queued at
+ * most once), so a submission allocates nothing but a turn's microtask reaction. A handler that
+ * throws faults the core as a throwing task does ("task <queue name>").
+ */
 export class WorkQueue {
-  private readonly queue: Work[] = [];
-  private readonly sem: Semaphore;
+  private head: Work | undefined = undefined;
+  private tail: Work | undefined = undefined;
+  /** A turn is scheduled or running: a submission needs no new one. */
+  private scheduled = false;
   private started = false;
+  private readonly runNext = (): void => this.run();
   /** Work items run so far. */
   runs = 0;
 
-  constructor(private readonly rt: CoreRuntime, readonly name: string) {
-    this.sem = new Semaphore(rt, `work queue "${name}"`);
-  }
+  constructor(private readonly rt: CoreRuntime, readonly name: string) {}
 
   /** k_work_submit_to_queue: 1 when queued, 0 when it already was. */
   submit(work: Work): number {
     if (work.pending) return 0;
     work.pending = true;
-    this.queue.push(work);
-    this.start();
-    this.sem.post();
+    work.next = undefined;
+    if (this.tail) this.tail.next = work;
+    else this.head = work;
+    this.tail = work;
+    if (!this.started) this.start();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      void RESOLVED.then(this.runNext);
+    }
     return 1;
   }
 
+  /** The queue's thread, as the core lists its tasks: it lives as long as the core runs. */
   private start(): void {
-    if (this.started) return;
     this.started = true;
-    void this.rt.spawn(this.name, async () => {
-      while (!this.rt.isStopped) {
-        if (!(await this.sem.pend())) continue;
-        // A core halted while this thread was being woken runs no more work.
-        if (this.rt.isStopped) return;
-        const w = this.queue.shift();
-        if (!w) continue;
-        w.pending = false;
-        this.runs++;
+    if (!this.rt.isStopped) void this.rt.spawn(this.name, () => new Promise<void>(() => {}));
+  }
+
+  /** One turn: up to WORK_QUEUE_BATCH items; schedules the next turn if items remain. */
+  private run(): void {
+    for (let n = 0; n < WORK_QUEUE_BATCH; n++) {
+      // A core halted while this thread was being woken (or by the item before) runs no more work.
+      if (this.rt.isStopped) break;
+      const w = this.head;
+      if (!w) break;
+      this.head = w.next;
+      if (!this.head) this.tail = undefined;
+      w.next = undefined;
+      w.pending = false;
+      this.runs++;
+      try {
         w.handler();
+      } catch (err) {
+        this.rt.raiseFault(err, `task "${this.name}"`);
       }
-    });
+    }
+    if (this.head && !this.rt.isStopped) void RESOLVED.then(this.runNext);
+    else this.scheduled = false;
   }
 }
 

@@ -1,8 +1,9 @@
 // Zephyr's MBOX driver for the nRF IPC peripheral (drivers/mbox/mbox_nrfx_ipc.c, compatible
 // "nordic,mbox-nrf-ipc"): signal-only channels (MTU 0), identity mapping of channel n to backbone
 // bit n, set up at device init for the channels in tx-mask and rx-mask. The ISR clears each set and
-// enabled event and calls that channel's callback; it looks again until nothing is pending, so a
-// signal that lands while a callback runs is not lost (two signals may still be seen as one).
+// enabled event and calls that channel's callback (it takes all pending events, then calls their
+// callbacks); it looks again until nothing is pending, so a signal that lands while a callback runs
+// is not lost (two signals may still be seen as one).
 
 import { NRF_IPC_CHANNELS, type NrfIpcBank } from '../../shared/nrf-ipc.js';
 import { EALREADY, EINVAL, EMSGSIZE } from '../../shared/zephyr-errno.js';
@@ -79,13 +80,13 @@ export class NrfMbox {
     return 0;
   }
 
+  /** INTPEND, each pending event cleared (one bank call), then the callbacks; again until none is pending. */
   private isr(): void {
     for (;;) {
-      const pending = this.bank.intPend(this.instance);
+      const pending = this.bank.takeEvents(this.instance);
       if (pending === 0) return;
       for (let bits = pending; bits !== 0; bits &= bits - 1) {
         const ch = 31 - Math.clz32(bits & -bits);
-        this.bank.clearEvent(this.instance, ch);
         this.stats.received++;
         this.callbacks[ch]?.(ch);
       }
