@@ -34,10 +34,13 @@ const CLOCK_EVERY = 16;
 /**
  * A gap this long between two looks at the clock while polling means the host took the CPU away
  * (other processes, or more threads than CPUs): polling then only steals the CPU the peer needs,
- * so the core stops polling for POLL_BACKOFF_MS.
+ * so the core stops polling for POLL_BACKOFF_MS. (Longer than a young-generation GC pause, which
+ * takes up to ~2.5 ms here and is no reason to stop.)
  */
-export const PREEMPTED_MS = 0.5;
-export const POLL_BACKOFF_MS = 50;
+export const PREEMPTED_MS = 3;
+export const POLL_BACKOFF_MS = 20;
+/** Most Atomics.load polls between two awaits of a polling core. */
+const POLL_BURST_MAX = 32;
 
 export class CoreFault extends Error {
   override name = 'CoreFault';
@@ -199,11 +202,18 @@ export class CoreRuntime {
           let last = 0;
           let deadline = Infinity;
           let hit = false;
+          // Loads between two awaits: 1, 2, 4 ... POLL_BURST_MAX. The first awaits come quickly (the
+          // tasks the last ISR made ready finish in them); later ones are rarer, since each await
+          // allocates and a fast poll loop would otherwise keep the young generation collector busy.
+          let burst = 1;
           for (let i = 1; ; i++) {
-            if (Atomics.load(words, wake) !== seen) {
+            let k = burst;
+            while (k > 0 && Atomics.load(words, wake) === seen) k--;
+            if (k > 0) {
               hit = true;
               break;
             }
+            if (burst < POLL_BURST_MAX) burst <<= 1;
             await null;
             if (i % CLOCK_EVERY === 0) {
               const t = performance.now();
