@@ -16,8 +16,7 @@ export const IRQ_SLEEPING = 1;
 export const IRQ_PENDING = 2;
 /** Bit n set: line n enabled (written by the core). */
 export const IRQ_ENABLED = 3;
-/** Count of raises that set a line (coalesced raises are not counted), for statistics (written by raisers). */
-export const IRQ_RAISES = 4;
+// Word 4 reserved (was a count of raises; not worth an atomic operation on every interrupt).
 export const IRQ_LINES = 32;
 
 /** The SoC's count of awake cores (CoreControl): a raiser that wakes a sleeping core counts it in. */
@@ -58,7 +57,6 @@ export class InterruptController {
     const bit = 1 << line;
     if ((Atomics.load(this.words, b + IRQ_PENDING) & bit) !== 0) return;
     if ((Atomics.or(this.words, b + IRQ_PENDING, bit) & bit) !== 0) return;
-    Atomics.add(this.words, b + IRQ_RAISES, 1);
     this.poke(core);
   }
 
@@ -116,9 +114,5 @@ export class InterruptController {
    */
   claimWake(core: number): boolean {
     return Atomics.compareExchange(this.words, this.base(core) + IRQ_SLEEPING, 1, 0) === 1;
-  }
-
-  raises(core: number): number {
-    return Atomics.load(this.words, this.base(core) + IRQ_RAISES);
   }
 }

@@ -24,7 +24,7 @@
 //   header (MBOX_ST_HEADER_BYTES), then one block of MBOX_ST_CLUSTER_BYTES per cluster.
 //   Cluster block: lock word, waiter count, SYSCONFIG, reserved, 4 user blocks (raw, enable),
 //   reserved up to 0x40, then 16 FIFO blocks (head, count, drops, reserved, 4 slots, reserved to 0x40).
-// Ownership: every word of a cluster block except LOCK and WAITERS is written only by a thread that
+// Ownership: every word of a cluster block except LOCK (and the reserved WAITERS) is written only by a thread that
 // holds that cluster's LOCK (any thread may; all are equal). COUNT, DROPS, RAW, ENABLE and
 // SYSCONFIG are written with Atomics.store/add so that single-word getters may read them without the
 // lock (Atomics.load); under the lock they are read with plain loads. HEAD and SLOT words are only
@@ -125,9 +125,10 @@ export const MBOX_ST_HEADER_BYTES = 0x40;
 /** Magic value ("MBOX" in little-endian ASCII). */
 export const MBOX_ST_MAGIC_VALUE = 0x584f424d;
 
-/** Cluster block: lock word, MBOX_LOCK_FREE or MBOX_LOCK_HELD (compareExchange / store). */
+/** Cluster block: lock word, MBOX_LOCK_FREE, MBOX_LOCK_HELD or MBOX_LOCK_CONTENDED (compareExchange / exchange). */
 export const MBOX_ST_LOCK = 0x00;
-/** Cluster block: threads sleeping (or about to sleep) on the lock word. */
+/** Cluster block: reserved, zero (was a count of threads sleeping on the lock; the lock word's
+ * MBOX_LOCK_CONTENDED state says that now). */
 export const MBOX_ST_WAITERS = 0x04;
 /** Cluster block: SYSCONFIG as last written, SOFTRESET bit clear. */
 export const MBOX_ST_SYSCONFIG = 0x08;
@@ -162,6 +163,8 @@ export const MBOX_ST_CLUSTER_BYTES = MBOX_ST_FIFOS + MAILBOX_FIFOS * MBOX_ST_FIF
 export const MBOX_LOCK_FREE = 0;
 /** Lock word: held by some thread. */
 export const MBOX_LOCK_HELD = 1;
+/** Lock word: held, and a thread sleeps (or is about to) on it: the release notifies one. */
+export const MBOX_LOCK_CONTENDED = 2;
 /** Attempts on a contended lock before sleeping on it. */
 export const MBOX_LOCK_SPINS = 64;
 
@@ -171,7 +174,6 @@ const W_CLUSTERS = MBOX_ST_CLUSTERS >> 2;
 const W_HEADER = MBOX_ST_HEADER_BYTES >> 2;
 const W_CLUSTER = MBOX_ST_CLUSTER_BYTES >> 2;
 const W_LOCK = MBOX_ST_LOCK >> 2;
-const W_WAITERS = MBOX_ST_WAITERS >> 2;
 const W_SYSCONFIG = MBOX_ST_SYSCONFIG >> 2;
 const W_USERS = MBOX_ST_USERS >> 2;
 const W_USER = MBOX_ST_USER_BYTES >> 2;
@@ -590,21 +592,16 @@ export class MailboxBank {
       if (Atomics.load(w, l) === MBOX_LOCK_FREE &&
           Atomics.compareExchange(w, l, MBOX_LOCK_FREE, MBOX_LOCK_HELD) === MBOX_LOCK_FREE) return;
     }
-    // Register as a waiter before the last try, so that an unlock after it sees us and notifies.
-    Atomics.add(w, b + W_WAITERS, 1);
-    while (Atomics.compareExchange(w, l, MBOX_LOCK_FREE, MBOX_LOCK_HELD) !== MBOX_LOCK_FREE) {
-      Atomics.wait(w, l, MBOX_LOCK_HELD);
-    }
-    Atomics.sub(w, b + W_WAITERS, 1);
+    // Mark the lock contended, so that its holder notifies on release; sleep while it stays taken.
+    while (Atomics.exchange(w, l, MBOX_LOCK_CONTENDED) !== MBOX_LOCK_FREE) Atomics.wait(w, l, MBOX_LOCK_CONTENDED);
   }
 
   private unlock(b: number): void {
-    Atomics.store(this.w, b + W_LOCK, MBOX_LOCK_FREE);
-    if (Atomics.load(this.w, b + W_WAITERS) !== 0) Atomics.notify(this.w, b + W_LOCK, 1);
+    if (Atomics.exchange(this.w, b + W_LOCK, MBOX_LOCK_FREE) === MBOX_LOCK_CONTENDED) Atomics.notify(this.w, b + W_LOCK, 1);
   }
 }
 
-/** Reset values of a cluster block at word `b` (lock, waiters and drop counters untouched). */
+/** Reset values of a cluster block at word `b` (lock and drop counters untouched). */
 function resetBlock(w: Int32Array, b: number): void {
   Atomics.store(w, b + W_SYSCONFIG, 0);
   for (let u = 0, i = b + W_USERS; u < MAILBOX_USERS; u++, i += W_USER) {
