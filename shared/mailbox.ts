@@ -585,20 +585,32 @@ export class MailboxBank {
   }
 
   private lock(b: number): void {
-    const w = this.w;
-    const l = b + W_LOCK;
-    if (Atomics.compareExchange(w, l, MBOX_LOCK_FREE, MBOX_LOCK_HELD) === MBOX_LOCK_FREE) return;
-    for (let i = 0; i < MBOX_LOCK_SPINS; i++) {
-      if (Atomics.load(w, l) === MBOX_LOCK_FREE &&
-          Atomics.compareExchange(w, l, MBOX_LOCK_FREE, MBOX_LOCK_HELD) === MBOX_LOCK_FREE) return;
-    }
-    // Mark the lock contended, so that its holder notifies on release; sleep while it stays taken.
-    while (Atomics.exchange(w, l, MBOX_LOCK_CONTENDED) !== MBOX_LOCK_FREE) Atomics.wait(w, l, MBOX_LOCK_CONTENDED);
+    lockClusterWord(this.w, b + W_LOCK);
   }
 
   private unlock(b: number): void {
-    if (Atomics.exchange(this.w, b + W_LOCK, MBOX_LOCK_FREE) === MBOX_LOCK_CONTENDED) Atomics.notify(this.w, b + W_LOCK, 1);
+    unlockClusterWord(this.w, b + W_LOCK);
   }
+}
+
+/**
+ * Takes the cluster lock word `w[l]`: compareExchange FREE -> HELD, a few more tries while it is
+ * held, then marks it CONTENDED and sleeps on it (each sleep at most `sleepMs`: the host's main
+ * thread, which must not block for long, passes a small value).
+ */
+export function lockClusterWord(w: Int32Array, l: number, sleepMs = Infinity): void {
+  if (Atomics.compareExchange(w, l, MBOX_LOCK_FREE, MBOX_LOCK_HELD) === MBOX_LOCK_FREE) return;
+  for (let i = 0; i < MBOX_LOCK_SPINS; i++) {
+    if (Atomics.load(w, l) === MBOX_LOCK_FREE &&
+        Atomics.compareExchange(w, l, MBOX_LOCK_FREE, MBOX_LOCK_HELD) === MBOX_LOCK_FREE) return;
+  }
+  // Mark the lock contended, so that its holder notifies on release; sleep while it stays taken.
+  while (Atomics.exchange(w, l, MBOX_LOCK_CONTENDED) !== MBOX_LOCK_FREE) Atomics.wait(w, l, MBOX_LOCK_CONTENDED, sleepMs);
+}
+
+/** Releases the cluster lock word `w[l]`, waking one sleeper if it was contended. */
+export function unlockClusterWord(w: Int32Array, l: number): void {
+  if (Atomics.exchange(w, l, MBOX_LOCK_FREE) === MBOX_LOCK_CONTENDED) Atomics.notify(w, l, 1);
 }
 
 /** Reset values of a cluster block at word `b` (lock and drop counters untouched). */

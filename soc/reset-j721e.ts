@@ -16,7 +16,7 @@ import { RP_MBOX_CRASH } from '../cores/linux/virtio-rpmsg.js';
 import { InterruptController } from '../shared/irq.js';
 import { J721E_MAILBOX_CLUSTERS, J721E_RX_QUEUE, j721eMailboxRouting } from '../shared/j721e.js';
 import {
-  MBOX_LOCK_FREE, MBOX_LOCK_HELD, MBOX_ST_CLUSTER_BYTES, MBOX_ST_HEADER_BYTES, MBOX_ST_LOCK, MBOX_ST_WAITERS, MailboxBank,
+  MBOX_ST_CLUSTER_BYTES, MBOX_ST_HEADER_BYTES, MBOX_ST_LOCK, MailboxBank, lockClusterWord, unlockClusterWord,
 } from '../shared/mailbox.js';
 import { FW_RSC_ADDR_ANY, ResourceTableView, TI_VDEV_STATUS_READY } from '../shared/rsc-table.js';
 import { reloadResourceTable, rscTableRegionName } from './image.js';
@@ -31,27 +31,17 @@ export class ResetError extends Error {
 }
 
 /**
- * Takes every mailbox cluster's lock word the way MailboxBank does (compareExchange FREE -> HELD,
- * registered as a waiter while blocked) and returns the function that gives them back.
+ * Takes every mailbox cluster's lock word the way MailboxBank does (lockClusterWord, sleeping at
+ * most 10 ms at a time on this main thread) and returns the function that gives them back.
  */
 function holdMailboxLocks(image: SocImage): () => void {
   const region = image.regions.find((r) => r.kind === 'device' && r.device === 'mailbox');
   if (!region) return () => undefined;
   const w = new Int32Array(region.sab, region.byteOffset, MailboxBank.byteLength(J721E_MAILBOX_CLUSTERS) >> 2);
   const lockOf = (c: number): number => (MBOX_ST_HEADER_BYTES + c * MBOX_ST_CLUSTER_BYTES + MBOX_ST_LOCK) >> 2;
-  const waitersOf = (c: number): number => (MBOX_ST_HEADER_BYTES + c * MBOX_ST_CLUSTER_BYTES + MBOX_ST_WAITERS) >> 2;
-  for (let c = 0; c < J721E_MAILBOX_CLUSTERS; c++) {
-    const l = lockOf(c);
-    if (Atomics.compareExchange(w, l, MBOX_LOCK_FREE, MBOX_LOCK_HELD) === MBOX_LOCK_FREE) continue;
-    Atomics.add(w, waitersOf(c), 1);
-    while (Atomics.compareExchange(w, l, MBOX_LOCK_FREE, MBOX_LOCK_HELD) !== MBOX_LOCK_FREE) Atomics.wait(w, l, MBOX_LOCK_HELD, 10);
-    Atomics.sub(w, waitersOf(c), 1);
-  }
+  for (let c = 0; c < J721E_MAILBOX_CLUSTERS; c++) lockClusterWord(w, lockOf(c), 10);
   return () => {
-    for (let c = 0; c < J721E_MAILBOX_CLUSTERS; c++) {
-      Atomics.store(w, lockOf(c), MBOX_LOCK_FREE);
-      if (Atomics.load(w, waitersOf(c)) !== 0) Atomics.notify(w, lockOf(c), 1);
-    }
+    for (let c = 0; c < J721E_MAILBOX_CLUSTERS; c++) unlockClusterWord(w, lockOf(c));
   };
 }
 
