@@ -88,9 +88,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const rs = ratios(results);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ results, ratios: rs, ...(failures.length ? { failures } : {}) }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...(values.quick ? { quick: true } : {}), results, ratios: rs, ...(failures.length ? { failures } : {}) }, null, 2)}\n`);
   } else {
     process.stdout.write(`${render(results, rs, failures)}\n`);
+    if (values.quick) process.stdout.write('(--quick: a smoke run with short warm-ups and few samples; judge the targets from a full run)\n');
   }
   return failures.length ? 1 : 0;
 }
