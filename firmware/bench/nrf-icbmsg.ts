@@ -19,19 +19,13 @@
 // main() returns counters and windows; anything wrong is listed in `problems` (the bench throws).
 // A stalled link makes main() throw (the core faults and the bench names it).
 import type { FirmwareContext } from '../../cores/context.js';
-import type { IpcEpt, TxBufferRequest } from '../../cores/zephyr/backend.js';
-import { RateWindows, bindEndpoint, getU32, intArg, setU32 } from './nrf-common.js';
+import type { TxBufferRequest } from '../../cores/zephyr/backend.js';
+import { MAGIC_END, StreamReceiver, StreamSender, bindEndpoint, getU32, setU32 } from './nrf-common.js';
 
 const BUF_LEN = 4096;
-const CTRL_LEN = 4;
 const END_LEN = 8;
-const MAGIC_STOP = 0x504f5453; // "STOP"
-const MAGIC_END = 0x21444e45; // "END!"
 /** How long the sender waits for a free block before it calls the link stalled. */
 const BLOCK_TIMEOUT_MS = 5000;
-/** Slack beyond the expected measurement time before the sender gives up waiting for STOP. */
-const STOP_SLACK_MS = 30_000;
-const MAX_PROBLEMS = 5;
 
 export default async function main(ctx: FirmwareContext) {
   const sender = ctx.core.name === (ctx.args.sender ?? 'cpuapp');
@@ -41,26 +35,16 @@ export default async function main(ctx: FirmwareContext) {
 
 async function zeroCopySender(ctx: FirmwareContext, instance: string) {
   const z = ctx.zephyr!;
-  const windows = intArg(ctx, 'windows', 10);
-  const windowMs = intArg(ctx, 'windowMs', 100);
-  const warmupMs = intArg(ctx, 'warmupMs', 200);
-  const problems: string[] = [];
-  let stop = false;
-  const ept: IpcEpt = {};
-  await bindEndpoint(ctx, instance, 'bench', ept, {
-    received: (data, len) => {
-      if (len === CTRL_LEN && getU32(data, 0) === MAGIC_STOP) stop = true;
-      else if (problems.length < MAX_PROBLEMS) problems.push(`${instance}: unexpected ${len}-byte message from the receiver`);
-    },
-    error: (msg) => void (problems.length < MAX_PROBLEMS && problems.push(`${instance}: backend error: ${msg}`)),
-  });
+  const tx = new StreamSender(ctx, instance);
+  const { ept, problems } = tx;
+  await tx.bind({ error: (msg) => tx.note(`${instance}: backend error: ${msg}`) });
   const max = z.ipc_service_get_tx_buffer_size(ept);
   if (max < BUF_LEN) throw new Error(`${instance}: the largest TX buffer is ${max} bytes, less than ${BUF_LEN}`);
   const req: TxBufferRequest = { size: BUF_LEN };
   let seq = 0;
   const start = ctx.now();
-  const deadline = start + (warmupMs + windows * windowMs + STOP_SLACK_MS) * 1000;
-  while (!stop) {
+  const deadline = start + tx.limitUs;
+  while (!tx.stop) {
     req.size = BUF_LEN;
     req.data = undefined;
     const r = await z.ipc_service_get_tx_buffer(ept, req, z.K_MSEC(BLOCK_TIMEOUT_MS));
@@ -76,7 +60,7 @@ async function zeroCopySender(ctx: FirmwareContext, instance: string) {
     if ((seq & 255) === 0 && ctx.now() > deadline) break;
   }
   const elapsedUs = ctx.now() - start;
-  if (!stop) throw new Error(`${instance}: no STOP from the receiver within ${Math.round(elapsedUs / 1000)} ms (${seq} buffers sent)`);
+  if (!tx.stop) throw new Error(`${instance}: no STOP from the receiver within ${Math.round(elapsedUs / 1000)} ms (${seq} buffers sent)`);
   req.size = END_LEN;
   req.data = undefined;
   const r = await z.ipc_service_get_tx_buffer(ept, req, z.K_MSEC(BLOCK_TIMEOUT_MS));
@@ -89,54 +73,24 @@ async function zeroCopySender(ctx: FirmwareContext, instance: string) {
 }
 
 async function zeroCopyReceiver(ctx: FirmwareContext, instance: string) {
-  const z = ctx.zephyr!;
-  const windows = intArg(ctx, 'windows', 10);
-  const windowMs = intArg(ctx, 'windowMs', 100);
-  const warmupMs = intArg(ctx, 'warmupMs', 200);
-  const problems: string[] = [];
-  const note = (p: string): void => void (problems.length < MAX_PROBLEMS && problems.push(p));
-  const meter = new RateWindows(() => ctx.now(), windows, windowMs, warmupMs);
-  const ended = ctx.semaphore('end');
-  const stopMsg = new Uint8Array(CTRL_LEN);
-  setU32(stopMsg, 0, MAGIC_STOP);
-  let buffers = 0;
-  /** The stamp the next buffer must carry (resynchronised after a mismatch). */
-  let next = 0;
-  let bytes = 0;
-  let bad = 0;
+  const rx = new StreamReceiver(ctx, instance, 'buffer');
   let endCount = -1;
-  const ept: IpcEpt = {};
-  await bindEndpoint(ctx, instance, 'bench', ept, {
+  await bindEndpoint(ctx, instance, 'bench', rx.ept, {
     received: (data, len) => {
       if (len === BUF_LEN) {
-        if (buffers === 0 && !(data.buffer instanceof SharedArrayBuffer)) note(`${instance}: received() got a private copy, not a view onto the RX block`);
-        const a = getU32(data, 0);
-        const b = getU32(data, BUF_LEN - 4);
-        if (a !== next || b !== next) {
-          bad++;
-          note(`${instance}: buffer ${buffers} is stamped ${a} at the start and ${b} at the end, expected ${next} (${a > next ? 'lost' : 'duplicated or reordered'})`);
-        }
-        next = a + 1;
-        buffers++;
-        bytes += BUF_LEN;
-        if (meter.tick(bytes)) {
-          const r = z.ipc_service_send(ept, stopMsg);
-          if (r !== CTRL_LEN) note(`${instance}: STOP: ipc_service_send returned ${z.errName(r)}`);
-        }
+        if (rx.messages === 0 && !(data.buffer instanceof SharedArrayBuffer)) rx.note(`${instance}: received() got a private copy, not a view onto the RX block`);
+        rx.data(data, len, true);
       } else if (len === END_LEN && getU32(data, 0) === MAGIC_END) {
         endCount = getU32(data, 4);
-        ended.give();
+        rx.end();
       } else {
-        bad++;
-        note(`${instance}: unexpected ${len}-byte message after buffer ${buffers}`);
+        rx.unexpected(len);
       }
       // Returning releases the buffer (MSG_RELEASE_DATA): nothing here holds it.
     },
-    error: (msg) => note(`${instance}: backend error: ${msg}`),
+    error: (msg) => rx.note(`${instance}: backend error: ${msg}`),
   });
-  const limitMs = warmupMs + windows * windowMs + STOP_SLACK_MS + BLOCK_TIMEOUT_MS;
-  if (!(await ended.take(limitMs))) throw new Error(`${instance}: no END from the sender within ${limitMs} ms (${buffers} buffers, ${meter.closed}/${windows} windows)`);
-  if (!meter.done) note(`${instance}: END came after ${meter.closed} of ${windows} windows`);
-  if (endCount !== buffers) note(`${instance}: the sender sent ${endCount} buffers (${endCount * BUF_LEN} bytes), the receiver got ${buffers} (${bytes} bytes)`);
-  return { role: 'receiver', buffers, bytes, bad, rates: meter.rates.slice(0, meter.closed), problems };
+  await rx.finish(BLOCK_TIMEOUT_MS);
+  if (endCount !== rx.messages) rx.note(`${instance}: the sender sent ${endCount} buffers (${endCount * BUF_LEN} bytes), the receiver got ${rx.messages} (${rx.bytes} bytes)`);
+  return rx.result('buffers');
 }

@@ -22,20 +22,16 @@
 // A stalled link makes main() throw (the core faults and the bench names it).
 import type { FirmwareContext } from '../../cores/context.js';
 import type { IpcEpt } from '../../cores/zephyr/backend.js';
-import { BIND_TIMEOUT_MS, RateWindows, bindEndpoint, getU32, intArg, setU32 } from './nrf-common.js';
+import {
+  BIND_TIMEOUT_MS, CTRL_LEN, MAGIC_END, MAX_PROBLEMS, StreamReceiver, StreamSender, bindEndpoint, getU32, intArg, setU32,
+} from './nrf-common.js';
 
 const PING_LEN = 16;
 const DATA_LEN = 128;
-const CTRL_LEN = 4;
 const END_LEN = 16;
 const MAGIC_DONE = 0x454e4f44; // "DONE"
-const MAGIC_STOP = 0x504f5453; // "STOP"
-const MAGIC_END = 0x21444e45; // "END!"
 /** How long one echo may take before the link is called stalled. */
 const ECHO_TIMEOUT_MS = 5000;
-/** Slack beyond the expected measurement time before the sender gives up waiting for STOP. */
-const STOP_SLACK_MS = 30_000;
-const MAX_PROBLEMS = 5;
 
 const pattern = (seq: number, k: number): number => (seq * 7 + k) & 0xFF;
 
@@ -113,26 +109,16 @@ async function rttEcho(ctx: FirmwareContext, instance: string) {
 
 async function tputSender(ctx: FirmwareContext, instance: string) {
   const z = ctx.zephyr!;
-  const windows = intArg(ctx, 'windows', 10);
-  const windowMs = intArg(ctx, 'windowMs', 100);
-  const warmupMs = intArg(ctx, 'warmupMs', 200);
-  const problems: string[] = [];
-  let stop = false;
-  const ept: IpcEpt = {};
-  await bindEndpoint(ctx, instance, 'bench', ept, {
-    received: (data, len) => {
-      if (len === CTRL_LEN && getU32(data, 0) === MAGIC_STOP) stop = true;
-      else if (problems.length < MAX_PROBLEMS) problems.push(`${instance}: unexpected ${len}-byte message from the receiver`);
-    },
-    unbound: () => void problems.push(`${instance}: the receiver's session ended during the run`),
-  });
+  const tx = new StreamSender(ctx, instance);
+  const { ept, problems } = tx;
+  await tx.bind({ unbound: () => tx.note(`${instance}: the receiver's session ended during the run`) });
   const pkt = new Uint8Array(DATA_LEN);
   for (let k = 4; k < DATA_LEN - 4; k++) pkt[k] = k;
   let seq = 0;
   let busy = 0;
   const start = ctx.now();
-  const deadline = start + (warmupMs + windows * windowMs + STOP_SLACK_MS) * 1000;
-  while (!stop) {
+  const deadline = start + tx.limitUs;
+  while (!tx.stop) {
     setU32(pkt, 0, seq);
     setU32(pkt, DATA_LEN - 4, seq);
     const r = z.ipc_service_send(ept, pkt);
@@ -151,7 +137,7 @@ async function tputSender(ctx: FirmwareContext, instance: string) {
     }
   }
   const elapsedUs = ctx.now() - start;
-  if (!stop) throw new Error(`${instance}: no STOP from the receiver within ${Math.round(elapsedUs / 1000)} ms (${seq} packets sent)`);
+  if (!tx.stop) throw new Error(`${instance}: no STOP from the receiver within ${Math.round(elapsedUs / 1000)} ms (${seq} packets sent)`);
   const bytes = seq * DATA_LEN;
   const end = new Uint8Array(END_LEN);
   setU32(end, 0, MAGIC_END);
@@ -166,54 +152,24 @@ async function tputSender(ctx: FirmwareContext, instance: string) {
 }
 
 async function tputReceiver(ctx: FirmwareContext, instance: string) {
-  const z = ctx.zephyr!;
-  const windows = intArg(ctx, 'windows', 10);
-  const windowMs = intArg(ctx, 'windowMs', 100);
-  const warmupMs = intArg(ctx, 'warmupMs', 200);
-  const problems: string[] = [];
-  const note = (p: string): void => void (problems.length < MAX_PROBLEMS && problems.push(p));
-  const meter = new RateWindows(() => ctx.now(), windows, windowMs, warmupMs);
-  const ended = ctx.semaphore('end');
-  const stopMsg = new Uint8Array(CTRL_LEN);
-  setU32(stopMsg, 0, MAGIC_STOP);
-  let packets = 0;
-  /** The sequence the next packet must carry (resynchronised after a mismatch). */
-  let next = 0;
-  let bytes = 0;
-  let bad = 0;
+  const rx = new StreamReceiver(ctx, instance, 'packet');
   let end: { packets: number; bytes: number } | undefined;
-  const ept: IpcEpt = {};
-  await bindEndpoint(ctx, instance, 'bench', ept, {
+  await bindEndpoint(ctx, instance, 'bench', rx.ept, {
     received: (data, len) => {
       if (len === DATA_LEN) {
-        const a = getU32(data, 0);
-        const b = getU32(data, DATA_LEN - 4);
-        if (a !== next || b !== next) {
-          bad++;
-          note(`${instance}: packet ${packets} carries sequence ${a} at the start and ${b} at the end, expected ${next} (${a > next ? 'lost' : 'duplicated or reordered'})`);
-        }
-        next = a + 1;
-        packets++;
-        bytes += len;
-        if ((packets & 15) === 0 && meter.tick(bytes)) {
-          const r = z.ipc_service_send(ept, stopMsg);
-          if (r !== CTRL_LEN) note(`${instance}: STOP: ipc_service_send returned ${z.errName(r)}`);
-        }
+        rx.data(data, len, ((rx.messages + 1) & 15) === 0);
       } else if (len === END_LEN && getU32(data, 0) === MAGIC_END) {
         end = { packets: getU32(data, 4), bytes: getU32(data, 8) + getU32(data, 12) * 0x1_0000_0000 };
-        ended.give();
+        rx.end();
       } else {
-        bad++;
-        note(`${instance}: unexpected ${len}-byte message after packet ${packets}`);
+        rx.unexpected(len);
       }
     },
-    unbound: () => note(`${instance}: the sender's session ended during the run`),
+    unbound: () => rx.note(`${instance}: the sender's session ended during the run`),
   });
-  const limitMs = warmupMs + windows * windowMs + STOP_SLACK_MS + ECHO_TIMEOUT_MS;
-  if (!(await ended.take(limitMs))) throw new Error(`${instance}: no END from the sender within ${limitMs} ms (${packets} packets, ${meter.closed}/${windows} windows)`);
-  if (!meter.done) note(`${instance}: END came after ${meter.closed} of ${windows} windows`);
-  if (end!.packets !== packets || end!.bytes !== bytes) {
-    note(`${instance}: the sender sent ${end!.packets} packets (${end!.bytes} bytes), the receiver got ${packets} (${bytes} bytes)`);
+  await rx.finish(ECHO_TIMEOUT_MS);
+  if (end!.packets !== rx.messages || end!.bytes !== rx.bytes) {
+    rx.note(`${instance}: the sender sent ${end!.packets} packets (${end!.bytes} bytes), the receiver got ${rx.messages} (${rx.bytes} bytes)`);
   }
-  return { role: 'receiver', packets, bytes, bad, rates: meter.rates.slice(0, meter.closed), problems };
+  return rx.result('packets');
 }
