@@ -70,8 +70,6 @@ export class CoreRuntime {
   readonly control: CoreControl;
   /** Current poll budget in microseconds (adaptive; 0 = never poll, always sleep at once). */
   spinBudgetUs = DEFAULT_SPIN_BUDGET_US;
-  /** Set to false to keep spinBudgetUs fixed (tests). */
-  adaptiveSpin = true;
   /** Waiting statistics: polls that caught an event, polls that ran out, sleeps, polls cut short by preemption. */
   readonly waitStats = { pollHits: 0, pollMisses: 0, sleeps: 0, preempted: 0 };
   /** performance.now() until which the core does not poll (it was preempted while polling). */
@@ -252,7 +250,7 @@ export class CoreRuntime {
           if (this.irq.claimWake(this.index)) control.addAwake(1);
         }
         sliceStart = performance.now();
-        if (polled && this.adaptiveSpin) this.adapt((sliceStart - t0) * 1000);
+        if (polled) this.adapt((sliceStart - t0) * 1000);
       }
     } finally {
       control.addAwake(-1);
