@@ -146,3 +146,9 @@ export async function until(cond: () => boolean, what: string, timeoutMs = 5000)
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+/** Brings every core of `soc` up with all the others as its remotes (in the order buildSoc got them). */
+export function bringUpAll(soc: SimSoc): void {
+  const cores = Object.values(soc.cores);
+  for (const c of cores) bringUp(c, cores.filter((o) => o !== c).map((o) => o.info.procId));
+}

@@ -15,7 +15,7 @@ import {
 import { RPMSG_ADDR_ANY } from '../../shared/rpmsg.js';
 import { VERIFY_CORRUPT, VERIFY_OK, encodePayload, verifyPayload } from '../../shared/stress-payload.js';
 import {
-  TracedRuntime, VIRTIO_PARAMS, bringUp, buildSoc, capturingLogger, until, type SimCore, type SimSoc,
+  TracedRuntime, VIRTIO_PARAMS, bringUp, bringUpAll, buildSoc, capturingLogger, until, type SimCore, type SimSoc,
 } from '../support/two-cores.js';
 
 // mcu1_0 (1) <-> mcu2_0 (3) pair at 0xAA580000: mcu1_0's TX vring first; used.idx at +0x2002.
@@ -55,9 +55,7 @@ describe('J721E fault hooks and corrupt-ring refusal (single thread)', () => {
       a = soc.core('mcu1_0');
       b = soc.core('mcu2_0');
       c = soc.core('mcu2_1');
-      bringUp(a, [IPC_MCU2_0, IPC_MCU2_1]);
-      bringUp(b, [IPC_MCU1_0, IPC_MCU2_1]);
-      bringUp(c, [IPC_MCU1_0, IPC_MCU2_0]);
+      bringUpAll(soc);
     });
 
     it('a receiver refuses a ring whose used.idx was corrupted: counted once, logged once with the ring and value, no fault, other links go on', async () => {

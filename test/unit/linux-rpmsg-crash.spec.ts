@@ -7,21 +7,18 @@ import { expect } from 'chai';
 import { EAGAIN, EPIPE } from '../../cores/linux/errno.js';
 import { O_NONBLOCK, createTiRpmsgChar, type TiRpmsgChar } from '../../cores/linux/rpmsg-char.js';
 import { LINUX_VRING1_OFFSET, LinuxRpmsgHost, RP_MBOX_CRASH, type LinuxLog } from '../../cores/linux/virtio-rpmsg.js';
-import { MailboxDriver } from '../../cores/drivers/mailbox.js';
 import { CoreRuntime } from '../../cores/runtime.js';
 import { Bus } from '../../shared/bus.js';
-import { CoreControl } from '../../shared/core-control.js';
-import { InterruptController } from '../../shared/irq.js';
 import {
-  IPC_MCU2_0, IPC_MPU1_0, J721E_DMA_REGION, J721E_DMA_REGION_SIZE, J721E_MAILBOX_CLUSTERS, J721E_PROC_NAMES,
-  J721E_RSC_TABLE_OFFSET, J721E_RSC_TABLE_REGION_SIZE, J721E_RX_QUEUE, TIRC_RPROC, j721eMailboxRouting,
+  IPC_MCU2_0, IPC_MPU1_0, J721E_DMA_REGION, J721E_DMA_REGION_SIZE,
+  J721E_RSC_TABLE_OFFSET, J721E_RSC_TABLE_REGION_SIZE, J721E_RX_QUEUE, TIRC_RPROC,
 } from '../../shared/j721e.js';
 import { MailboxBank } from '../../shared/mailbox.js';
-import { MailboxTxWait } from '../../shared/mailbox-txwait.js';
 import { ramRegion } from '../../shared/memory-map.js';
 import { RPMSG_NS_ADDR, writeHeader, writeNsMsg } from '../../shared/rpmsg.js';
 import { ResourceTableView, writeTiResourceTable } from '../../shared/rsc-table.js';
 import { Vring, VringDevice } from '../../shared/vring.js';
+import { linuxMailboxRig } from '../support/linux-mailbox.js';
 
 const DMA = J721E_DMA_REGION.mcu2_0!;
 const RSC = DMA + J721E_RSC_TABLE_OFFSET;
@@ -44,24 +41,7 @@ interface Rig {
 }
 
 function rig(): Rig {
-  const control = new CoreControl(new SharedArrayBuffer(CoreControl.byteLength(2)), 0, 2);
-  control.hostCpus = 1;
-  const irq = new InterruptController(new SharedArrayBuffer(InterruptController.byteLength(2)), 0, 2);
-  const txwait = new MailboxTxWait(new SharedArrayBuffer(MailboxTxWait.byteLength(J721E_MAILBOX_CLUSTERS)), 0, J721E_MAILBOX_CLUSTERS);
-  const mboxSab = new SharedArrayBuffer(MailboxBank.byteLength(J721E_MAILBOX_CLUSTERS));
-  MailboxBank.init(mboxSab, 0, J721E_MAILBOX_CLUSTERS);
-  const routing = j721eMailboxRouting(new Map([[IPC_MPU1_0, 0], [IPC_MCU2_0, 1]]));
-  const bank = new MailboxBank(mboxSab, 0, J721E_MAILBOX_CLUSTERS, (cluster, user) => {
-    const to = routing.route[cluster * 4 + user];
-    if (to) irq.raise(to.core, to.line);
-  });
-  const rt = new CoreRuntime({ index: 0, name: 'mpu1_0', irq, control });
-  rt.spinBudgetUs = 0;
-  const mailbox = new MailboxDriver(rt, bank, txwait, {
-    rxLines: routing.rxLines[IPC_MPU1_0]!,
-    rxQueue: J721E_RX_QUEUE[IPC_MPU1_0]!,
-    txQueue: J721E_PROC_NAMES.map((_, remote) => J721E_RX_QUEUE[remote]?.[IPC_MPU1_0]),
-  });
+  const { bank, rt, mailbox } = linuxMailboxRig();
   const dmaRegion = ramRegion('dma.mcu2_0', DMA, J721E_DMA_REGION_SIZE, 'mcu2_0');
   const rscRegion = ramRegion('rsc.mcu2_0', RSC, J721E_RSC_TABLE_REGION_SIZE, 'mcu2_0');
   const rscU8 = new Uint8Array(rscRegion.sab);

@@ -4,17 +4,13 @@ import { O_NONBLOCK, createTiRpmsgChar, type TiRpmsgChar } from '../../cores/lin
 import {
   LINUX_BUFS_OFFSET, LINUX_VRING1_OFFSET, LinuxRpmsgHost, type LinuxLog,
 } from '../../cores/linux/virtio-rpmsg.js';
-import { MailboxDriver } from '../../cores/drivers/mailbox.js';
 import { CoreRuntime } from '../../cores/runtime.js';
 import { Bus } from '../../shared/bus.js';
-import { CoreControl } from '../../shared/core-control.js';
-import { InterruptController } from '../../shared/irq.js';
 import {
-  IPC_MCU2_0, IPC_MPU1_0, J721E_DMA_REGION, J721E_DMA_REGION_SIZE, J721E_MAILBOX_CLUSTERS, J721E_PROC_NAMES,
-  J721E_RSC_TABLE_OFFSET, J721E_RSC_TABLE_REGION_SIZE, J721E_RX_QUEUE, j721eMailboxRouting,
+  IPC_MCU2_0, IPC_MPU1_0, J721E_DMA_REGION, J721E_DMA_REGION_SIZE,
+  J721E_RSC_TABLE_OFFSET, J721E_RSC_TABLE_REGION_SIZE, J721E_RX_QUEUE,
 } from '../../shared/j721e.js';
 import { MailboxBank } from '../../shared/mailbox.js';
-import { MailboxTxWait } from '../../shared/mailbox-txwait.js';
 import { ramRegion } from '../../shared/memory-map.js';
 import {
   RPMSG_ADDR_ANY, RPMSG_NS_ADDR, RPMSG_NS_CREATE, RPMSG_NS_DESTROY, writeHeader, writeNsMsg,
@@ -23,6 +19,7 @@ import { ResourceTableView, writeTiResourceTable } from '../../shared/rsc-table.
 import {
   VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_WRITE, Vring, VringDevice,
 } from '../../shared/vring.js';
+import { linuxMailboxRig } from '../support/linux-mailbox.js';
 
 const DMA = J721E_DMA_REGION.mcu2_0!;
 const RSC = DMA + J721E_RSC_TABLE_OFFSET;
@@ -51,26 +48,7 @@ interface Rig {
 
 /** Linux (core 0, proc 0) with a real mailbox bank, interrupt controller and runtime; mcu2_0 played by hand. */
 function rig(opts: { table?: boolean } = {}): Rig {
-  const cores = 2;
-  const control = new CoreControl(new SharedArrayBuffer(CoreControl.byteLength(cores)), 0, cores);
-  control.hostCpus = 1;
-  const irq = new InterruptController(new SharedArrayBuffer(InterruptController.byteLength(cores)), 0, cores);
-  const txwait = new MailboxTxWait(new SharedArrayBuffer(MailboxTxWait.byteLength(J721E_MAILBOX_CLUSTERS)), 0,
-    J721E_MAILBOX_CLUSTERS);
-  const mboxSab = new SharedArrayBuffer(MailboxBank.byteLength(J721E_MAILBOX_CLUSTERS));
-  MailboxBank.init(mboxSab, 0, J721E_MAILBOX_CLUSTERS);
-  const routing = j721eMailboxRouting(new Map([[IPC_MPU1_0, 0], [IPC_MCU2_0, 1]]));
-  const bank = new MailboxBank(mboxSab, 0, J721E_MAILBOX_CLUSTERS, (cluster, user) => {
-    const to = routing.route[cluster * 4 + user];
-    if (to) irq.raise(to.core, to.line);
-  });
-  const rt = new CoreRuntime({ index: 0, name: 'mpu1_0', irq, control });
-  rt.spinBudgetUs = 0;
-  const mailbox = new MailboxDriver(rt, bank, txwait, {
-    rxLines: routing.rxLines[IPC_MPU1_0]!,
-    rxQueue: J721E_RX_QUEUE[IPC_MPU1_0]!,
-    txQueue: J721E_PROC_NAMES.map((_, remote) => J721E_RX_QUEUE[remote]?.[IPC_MPU1_0]),
-  });
+  const { bank, rt, mailbox } = linuxMailboxRig();
   const dmaRegion = ramRegion('dma.mcu2_0', DMA, J721E_DMA_REGION_SIZE, 'mcu2_0');
   const rscRegion = ramRegion('rsc.mcu2_0', RSC, J721E_RSC_TABLE_REGION_SIZE, 'mcu2_0');
   const bus = new Bus([dmaRegion, rscRegion], {}, { name: 'mpu1_0', index: 0 });

@@ -6,7 +6,7 @@ import {
 } from '../../cores/rtos/pdk-types.js';
 import { IPC_MCU1_0, IPC_MCU2_0, IPC_MCU2_1, IPC_VRING_BUFFER_SIZE, J721E_VRING_BASE } from '../../shared/j721e.js';
 import { VRING_DESC_F_WRITE } from '../../shared/vring.js';
-import { VIRTIO_PARAMS, bringUp, buildSoc, until, type SimCore, type SimSoc } from '../support/two-cores.js';
+import { VIRTIO_PARAMS, bringUp, bringUpAll, buildSoc, until, type SimCore, type SimSoc } from '../support/two-cores.js';
 
 // PDK Ipc_updateVirtioInfo layout of the mcu1_0 (1) <-> mcu2_0 (3) pair, cnt 11, base 0xAA000000:
 // region 0 = mcu1_0's TX vring, 1 = its buffers, 2 = mcu2_0's TX vring, 3 = its buffers.
@@ -516,9 +516,7 @@ describe('PDK IPC (single thread, j7 image)', () => {
       a = soc.core('mcu1_0');
       b = soc.core('mcu2_0');
       c = soc.core('mcu2_1');
-      bringUp(a, [IPC_MCU2_0, IPC_MCU2_1]);
-      bringUp(b, [IPC_MCU1_0, IPC_MCU2_1]);
-      bringUp(c, [IPC_MCU1_0, IPC_MCU2_0]);
+      bringUpAll(soc);
     });
 
     it('tells two senders apart by fromProcId', async () => {
